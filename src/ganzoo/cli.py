@@ -1,0 +1,386 @@
+"""The ``ganzoo`` command line: a thin layer over the library.
+
+Results go to stdout, progress and logs to stderr. A user error prints one line
+(``error: ...``) and exits with status 1. Heavy imports (torch) happen inside
+the commands, so ``ganzoo --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from ganzoo._version import __version__
+from ganzoo.errors import GanzooError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="ganzoo",
+    help="A zoo of GANs, VAE-GANs and VQ-VAEs: list, sample, encode, train, evaluate, push.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def friendly(func: F) -> F:
+    """Turn library errors into one line on stderr and a non-zero exit."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GanzooError as exc:
+            raise _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted", 130) from None
+        except (OSError, MemoryError) as exc:
+            raise _fail(f"{type(exc).__name__}: {exc}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _err_console():  # noqa: ANN202 - rich is imported lazily
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _out_console():  # noqa: ANN202
+    from rich.console import Console
+
+    return Console()
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"ganzoo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """A zoo of GANs, VAE-GANs and VQ-VAEs: list, sample, encode, train, evaluate, push."""
+
+
+# ------------------------------------------------------------------------------- options
+Device = Annotated[
+    str | None, typer.Option("--device", "-d", help="cpu, cuda, cuda:N, mps (default: best available).")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output on stderr.")]
+Revision = Annotated[str | None, typer.Option("--revision", help="Hub branch, tag or commit.")]
+DataRoot = Annotated[
+    Path | None,
+    typer.Option("--data-root", help="Where data sets live (default: $GANZOO_DATA or ~/.cache/ganzoo/data)."),
+]
+
+
+def _check_positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise GanzooError(f"{name} must be at least 1, got {value}")
+
+
+def _load(name: str, device: str | None, revision: str | None) -> Any:
+    from ganzoo.devices import select_device
+    from ganzoo.hub import from_pretrained
+
+    return from_pretrained(name, revision=revision, device=select_device(device))
+
+
+# ------------------------------------------------------------------------------- list / info
+@app.command("list")
+@friendly
+def list_command() -> None:
+    """List the architectures and the pretrained models."""
+    from rich.table import Table
+
+    from ganzoo.catalog import load_catalog
+    from ganzoo.registry import get_model_entry, list_models, list_trainers
+
+    trainers = set(list_trainers())
+    arch = Table(title="Architectures", title_justify="left")
+    for column in ("name", "presets", "trainer", "description"):
+        arch.add_column(column)
+    for name in list_models():
+        entry = get_model_entry(name)
+        presets = ", ".join(sorted(entry.presets, key=lambda p: p != entry.default_preset))
+        arch.add_row(name, presets, "yes" if name in trainers else "-", entry.description)
+    pre = Table(title="Pretrained models", title_justify="left")
+    for column in ("name", "architecture", "dataset", "metrics", "where"):
+        pre.add_column(column)
+    for info in load_catalog().values():
+        metrics = ", ".join(f"{k} {v}" for k, v in info.metrics.items())
+        where = "bundled" if info.bundled else (info.repo_id or "-")
+        pre.add_row(info.name, info.architecture, info.dataset, metrics, where)
+    console = _out_console()
+    console.print(arch)
+    console.print(pre)
+
+
+@app.command()
+@friendly
+def info(
+    name: Annotated[str, typer.Argument(help="An architecture, a pretrained name, a Hub repo id or a folder.")],
+    revision: Revision = None,
+) -> None:
+    """Show an architecture's presets, or a checkpoint's config, data contract and metrics."""
+    from ganzoo.catalog import load_catalog
+    from ganzoo.registry import _load_builtins, _MODELS
+
+    _load_builtins()
+    if name in _MODELS:
+        import dataclasses
+
+        from ganzoo.models.base import keras_parameter_count
+
+        entry = _MODELS[name]
+        report: dict[str, Any] = {"architecture": name, "description": entry.description}
+        report["default_preset"] = entry.default_preset
+        report["presets"] = {k: dataclasses.asdict(v) for k, v in entry.presets.items()}
+        report["parameters"] = keras_parameter_count(entry.cls(entry.presets[entry.default_preset]))
+    else:
+        model = _load(name, "cpu", revision)
+        report = model.hub_config()
+        report["parameters"] = sum(p.numel() for p in model.parameters())
+        if name in load_catalog():
+            report["pretrained"] = load_catalog()[name].__dict__
+    typer.echo(json.dumps(report, indent=2, default=str))
+
+
+# ------------------------------------------------------------------------------- sample
+@app.command()
+@friendly
+def sample(
+    name: Annotated[str, typer.Argument(help="Pretrained name, Hub repo id or checkpoint folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="grid.png, images.npy or a folder of PNGs.")],
+    n: Annotated[int, typer.Option("-n", "--num", help="How many images.")] = 64,
+    seed: Annotated[int | None, typer.Option("--seed", "-s", help="Seed (same seed, same images).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Images per forward pass.")] = 256,
+    device: Device = None,
+    revision: Revision = None,
+    quiet: Quiet = False,
+) -> None:
+    """Draw images from a generative model and save them."""
+    _check_positive("-n", n)
+    _check_positive("--batch-size", batch_size)
+    _check_writable(out)
+    import torch
+
+    from ganzoo.sampling import save_images
+
+    model = _load(name, device, revision)
+    chunks = []
+    with torch.inference_mode():
+        for i, start in enumerate(range(0, n, batch_size)):
+            chunk_seed = None if seed is None else seed + i
+            chunks.append(model.sample(min(batch_size, n - start), seed=chunk_seed).cpu())
+    path = save_images(torch.cat(chunks), out, value_range=model.value_range)
+    if not quiet:
+        typer.echo(f"wrote {n} samples of {name} to {path}", err=True)
+    typer.echo(str(path))
+
+
+def _check_writable(out: Path) -> None:
+    import os
+
+    probe = out if out.suffix == "" and out.is_dir() else out.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        raise GanzooError(f"cannot write to {out}: {probe} is not writable; choose another --out")
+
+
+# ------------------------------------------------------------------------------- encode
+@app.command()
+@friendly
+def encode(
+    name: Annotated[str, typer.Argument(help="Pretrained name, Hub repo id or checkpoint folder.")],
+    data: Annotated[str, typer.Argument(help="A data set (mnist, cifar10...), npz:<file> or a folder of images.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .npz file.")],
+    split: Annotated[str, typer.Option("--split", help="train, test or all.")] = "test",
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 500,
+    data_root: DataRoot = None,
+    device: Device = None,
+    revision: Revision = None,
+    quiet: Quiet = False,
+) -> None:
+    """Encode images with a model's encoder and save the codes as ``.npz``."""
+    _check_positive("--batch-size", batch_size)
+    _check_writable(out)
+    from ganzoo.data import load_dataset
+    from ganzoo.encoding import encode_dataset, save_codes
+
+    model = _load(name, device, revision)
+    if not model.can("encode"):
+        raise model._unsupported("encode")
+    dataset = _load_input(data, split, data_root, model)
+    codes = encode_dataset(model, dataset, batch_size)
+    path = save_codes(codes, out)
+    if not quiet:
+        shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in codes.items())
+        typer.echo(f"encoded {len(dataset)} images: {shapes}", err=True)
+    typer.echo(str(path))
+    del load_dataset
+
+
+def _load_input(data: str, split: str, data_root: Path | None, model: Any) -> Any:
+    from ganzoo.data import load_dataset
+
+    size = model.data_contract().get("image_size")
+    if Path(data).is_dir():
+        data = f"folder:{data}"
+    elif data.endswith(".npz") and Path(data).is_file():
+        data = f"npz:{data}"
+    if data.startswith("folder:"):
+        return load_dataset(data, "all", root=data_root, image_size=size)
+    return load_dataset(data, split, root=data_root)
+
+
+# ------------------------------------------------------------------------------- eval
+@app.command("eval")
+@friendly
+def eval_command(
+    name: Annotated[str, typer.Argument(help="Pretrained name, Hub repo id or checkpoint folder.")],
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Default: the model's own.")] = None,
+    split: Annotated[str, typer.Option("--split", help="train, test or all.")] = "test",
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 1000,
+    data_root: DataRoot = None,
+    device: Device = None,
+    revision: Revision = None,
+) -> None:
+    """Measure a model on a data set (accuracy, reconstruction error) and print JSON."""
+    _check_positive("--batch-size", batch_size)
+    from ganzoo.metrics import evaluate_model
+
+    model = _load(name, device, revision)
+    dataset = dataset or model.data_contract().get("dataset")
+    if not dataset:
+        raise GanzooError(f"'{name}' names no data set; pass --dataset")
+    data = _load_input(dataset, split, data_root, model)
+    results = evaluate_model(model, data, batch_size)
+    typer.echo(json.dumps({"model": name, "dataset": dataset, "split": split, "n": len(data), **results}))
+
+
+# ------------------------------------------------------------------------------- train
+def _parse_sets(pairs: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise GanzooError(f"--set expects key=value, got '{pair}'")
+        try:
+            values[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[key] = raw
+    return values
+
+
+@app.command()
+@friendly
+def train(
+    architecture: Annotated[str, typer.Argument(help="An architecture (`ganzoo list`).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (becomes a Hub-format checkpoint).")],
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Default: the model's own.")] = None,
+    labels: Annotated[int | None, typer.Option("--labels", help="Labeled examples (semi-supervised).")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Optimisation steps.")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", "-b")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Learning rate.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", "-s")] = None,
+    preset: Annotated[str | None, typer.Option("--preset", help="Model preset (default: report).")] = None,
+    recipe: Annotated[str | None, typer.Option("--recipe", help="Training recipe (e.g. report, best).")] = None,
+    precision: Annotated[str | None, typer.Option("--precision", help="fp32 or bf16.")] = None,
+    ema: Annotated[float | None, typer.Option("--ema", help="EMA decay of the generator.")] = None,
+    sets: Annotated[list[str] | None, typer.Option("--set", help="Trainer option key=value (repeatable).")] = None,
+    model_sets: Annotated[
+        list[str] | None, typer.Option("--model-set", help="Model config key=value (repeatable).")
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from <out>/checkpoint.")] = False,
+    data_root: DataRoot = None,
+    download: Annotated[bool, typer.Option("--download", help="Download a missing data set.")] = False,
+    device: Device = None,
+    quiet: Quiet = False,
+) -> None:
+    """Train an architecture; the run folder ends up loadable by ``from_pretrained``."""
+    from ganzoo.registry import get_trainer
+    from ganzoo.trainers.launch import train as run_training
+
+    overrides = _parse_sets(sets or [])
+    named = {
+        "labels": labels, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
+        "precision": precision, "ema_decay": ema, "device": device,
+    }
+    fields = set(get_trainer(architecture).config_class.__dataclass_fields__)
+    for key, value in named.items():
+        if value is None:
+            continue
+        if key not in fields:
+            raise GanzooError(f"--{key.replace('_', '-')} is not an option of the '{architecture}' trainer")
+        overrides[key] = value
+    if quiet:
+        overrides["quiet"] = True
+    trainer, result = run_training(
+        architecture,
+        out_dir=out,
+        dataset=dataset,
+        preset=preset,
+        recipe=recipe,
+        resume=resume,
+        data_root=data_root,
+        download=download,
+        model_overrides=_parse_sets(model_sets or []),
+        command="ganzoo " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        **overrides,
+    )
+    summary = {
+        "out": str(result.out_dir),
+        "steps": result.steps,
+        "seconds": round(result.seconds, 2),
+        "device": str(trainer.device),
+        **{f"train/{k}": v for k, v in result.metrics.items()},
+        **result.evaluation,
+    }
+    typer.echo(json.dumps(summary))
+
+
+# ------------------------------------------------------------------------------- push
+@app.command()
+@friendly
+def push(
+    folder: Annotated[Path, typer.Argument(help="A checkpoint folder (config.json + model.safetensors).")],
+    repo_id: Annotated[str, typer.Argument(help="Hub repo id, e.g. me/my-sgan.")],
+    private: Annotated[bool, typer.Option("--private", help="Create the repo as private.")] = False,
+    token: Annotated[str | None, typer.Option("--token", help="Hub token (default: the logged-in one).")] = None,
+    message: Annotated[str, typer.Option("--message", "-m")] = "Upload ganzoo checkpoint",
+) -> None:
+    """Publish a checkpoint folder to the Hugging Face Hub."""
+    from ganzoo.hub import push as push_folder
+
+    typer.echo(push_folder(folder, repo_id, private=private, token=token, commit_message=message))
+
+
+def main() -> None:
+    """Entry point of the ``ganzoo`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

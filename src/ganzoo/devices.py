@@ -1,0 +1,41 @@
+"""Device choice: CUDA, then Apple MPS, then CPU, or the one the user names."""
+
+from __future__ import annotations
+
+import torch
+
+from ganzoo.errors import GanzooError
+
+
+def select_device(name: str | torch.device | None = None) -> torch.device:
+    """Return the device to run on.
+
+    Args:
+        name: ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"cpu"`` or ``None`` for the best available
+            (cuda > mps > cpu).
+
+    Raises:
+        GanzooError: for an unknown or unavailable device.
+    """
+    if name is None or str(name) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise GanzooError(f"unknown device '{name}'; use cpu, cuda, cuda:N, mps or auto") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise GanzooError("CUDA is not available on this machine; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise GanzooError(
+                f"there is no {device}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise GanzooError("Apple MPS is not available on this machine; use --device cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise GanzooError(f"unsupported device '{name}'; use cpu, cuda, cuda:N, mps or auto")
+    return device

@@ -1,0 +1,62 @@
+"""Measuring models: classification accuracy, reconstruction error, and a generic evaluator."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import torch
+
+from ganzoo.data import ImageDataset, iterate_batches
+from ganzoo.errors import GanzooError
+
+if TYPE_CHECKING:
+    from ganzoo.models.base import ZooModel
+
+
+@torch.no_grad()
+def accuracy(model: ZooModel, data: ImageDataset, batch_size: int = 1000) -> float:
+    """Fraction of ``data`` that ``model.classify`` labels correctly.
+
+    Raises:
+        GanzooError: if the data set has no labels.
+    """
+    if data.labels is None:
+        raise GanzooError(f"data set '{data.name}' has no labels; accuracy needs a labeled set")
+    device = model.device
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    for images, labels in iterate_batches(data, batch_size, device):
+        correct += (model.classify(images).argmax(dim=1) == labels).sum()
+    return correct.item() / len(data)
+
+
+@torch.no_grad()
+def reconstruction_error(model: ZooModel, data: ImageDataset, batch_size: int = 500) -> dict[str, float]:
+    """Mean squared error (on [-1, 1] pixels) and PSNR of ``model.reconstruct``."""
+    device = model.device
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    for images, _ in iterate_batches(data, batch_size, device):
+        total += (model.reconstruct(images).float() - images).pow(2).mean(dim=(1, 2, 3)).sum().double()
+    mse = total.item() / len(data)
+    # PSNR on [0, 1] pixels: the [-1, 1] range is twice as wide, so MSE shrinks by 4.
+    psnr = 10 * math.log10(1.0 / (mse / 4)) if mse > 0 else math.inf
+    return {"mse": mse, "psnr": psnr}
+
+
+def evaluate_model(model: ZooModel, data: ImageDataset, batch_size: int = 1000) -> dict[str, float]:
+    """Every measure the model supports on ``data``: accuracy, reconstruction error.
+
+    Raises:
+        GanzooError: if the model offers nothing to measure on this data.
+    """
+    results: dict[str, float] = {}
+    if model.can("classify") and data.labels is not None:
+        results["accuracy"] = accuracy(model, data, batch_size)
+    if model.can("reconstruct"):
+        results.update(reconstruction_error(model, data, batch_size))
+    if not results:
+        raise GanzooError(
+            f"nothing to evaluate: '{model.architecture}' cannot classify or reconstruct "
+            f"(or '{data.name}' has no labels)"
+        )
+    return results

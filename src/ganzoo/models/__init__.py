@@ -1,0 +1,1 @@
+"""Architectures of the zoo; importing this package registers them all."""

@@ -1,0 +1,248 @@
+"""The base class of every ganzoo model: an ``nn.Module`` in the Hub's format.
+
+:class:`ZooModel` builds on huggingface_hub's ``PyTorchModelHubMixin``, so
+``save_pretrained`` / ``push_to_hub`` write the Hub's own layout
+(``config.json`` + ``model.safetensors`` + ``README.md``), and
+``from_pretrained`` reads it back strictly: a missing or unexpected tensor is
+an error, never ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from huggingface_hub import ModelCard, ModelCardData, PyTorchModelHubMixin
+from torch import nn
+
+from ganzoo._version import __version__
+from ganzoo.errors import GanzooError
+
+#: Model-card template (Jinja, rendered by huggingface_hub's ``ModelCard``).
+MODEL_CARD_TEMPLATE = (Path(__file__).resolve().parent.parent / "templates" / "model_card.md")
+
+#: The config fields that make up a model's data contract, when the config has them.
+_CONTRACT_FIELDS = ("image_size", "channels", "latent_dim", "num_classes", "dataset")
+
+
+def coerce_config(config_class: type, config: Any = None, overrides: dict | None = None) -> Any:
+    """Turn ``None``, a dict or a config instance, plus overrides, into a config instance.
+
+    Raises:
+        GanzooError: for a field the config class does not have, or a config of the wrong type.
+    """
+    from ganzoo.registry import replace_config
+
+    if config is None:
+        config = config_class()
+    elif isinstance(config, dict):
+        config = replace_config(config_class(), **config)
+    elif not isinstance(config, config_class):
+        raise GanzooError(
+            f"expected a {config_class.__name__} (or a dict of its fields), "
+            f"got {type(config).__name__}"
+        )
+    return replace_config(config, **(overrides or {}))
+
+
+class ZooModel(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="ganzoo",
+    license="mit",
+    tags=["ganzoo", "pytorch", "generative-adversarial-network"],
+    repo_url="https://github.com/ganzoo/ganzoo",
+    docs_url="https://github.com/ganzoo/ganzoo/tree/main/docs",
+    model_card_template=MODEL_CARD_TEMPLATE.read_text(encoding="utf-8"),
+):
+    """Base class of every architecture in the zoo.
+
+    A subclass sets ``config_class`` (a dataclass), builds its networks in
+    ``__init__(config)`` and overrides whichever of :meth:`sample`,
+    :meth:`classify`, :meth:`encode`, :meth:`decode`, :meth:`reconstruct` it can offer.
+
+    Args:
+        config: a ``config_class`` instance, a dict of its fields, or ``None`` for defaults.
+        **overrides: config fields to change.
+    """
+
+    config_class: ClassVar[type]
+    architecture: ClassVar[str] = ""
+    #: Pixel value range the model consumes and produces.
+    value_range: ClassVar[tuple[float, float]] = (-1.0, 1.0)
+    #: Papers the architecture follows, for model cards.
+    papers: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: Any = None, **overrides: Any) -> None:
+        super().__init__()
+        self.config = coerce_config(self.config_class, config, overrides)
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def device(self) -> torch.device:
+        """Device of the model's first parameter (CPU for a model without parameters)."""
+        first = next(self.parameters(), None)
+        return first.device if first is not None else torch.device("cpu")
+
+    def data_contract(self) -> dict[str, Any]:
+        """What data the model expects: image size, channels, value range, latent size, classes."""
+        contract: dict[str, Any] = {"value_range": list(self.value_range)}
+        for name in _CONTRACT_FIELDS:
+            if hasattr(self.config, name):
+                contract[name] = getattr(self.config, name)
+        return contract
+
+    def hub_config(self) -> dict[str, Any]:
+        """The content of ``config.json``: architecture, ganzoo version, config, data contract."""
+        return {
+            "architecture": self.architecture,
+            "ganzoo_version": __version__,
+            "config": dataclasses.asdict(self.config),
+            "data": self.data_contract(),
+        }
+
+    # ------------------------------------------------------------------ hub format
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """Write ``model.safetensors`` and ``config.json`` (called by ``save_pretrained``)."""
+        from ganzoo.hub import write_checkpoint
+
+        write_checkpoint(self, save_directory)
+
+    def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
+        """Render the model card: Hub YAML metadata, a metrics table and the sample grid.
+
+        Keyword Args:
+            metrics: ``{name: value}`` measured on the model (shown as a table and in the YAML).
+            command: the command that trained it.
+            training: free-form ``{key: value}`` facts (seed, device, wall time...).
+            samples: file name of a sample grid in the same folder.
+            model_name: the title.
+        """
+        metrics: dict[str, Any] = kwargs.pop("metrics", None) or {}
+        contract = self.data_contract()
+        info = self._hub_mixin_info
+        card_data = ModelCardData(**info.model_card_data.to_dict())
+        card_data.tags = sorted(set((card_data.tags or []) + [self.architecture]))
+        if contract.get("dataset"):
+            card_data.datasets = [contract["dataset"]]
+        if metrics:
+            card_data.metrics = sorted(metrics)
+        return ModelCard.from_template(
+            card_data=card_data,
+            template_str=info.model_card_template,
+            model_name=kwargs.pop("model_name", None) or self.architecture,
+            architecture=self.architecture,
+            description=(type(self).__doc__ or "").strip().split("\n\n")[0].replace("\n", " "),
+            papers=list(self.papers),
+            metrics=metrics,
+            contract=contract,
+            command=kwargs.pop("command", None),
+            training=kwargs.pop("training", None) or {},
+            samples=kwargs.pop("samples", None),
+            repo_url=info.repo_url,
+            docs_url=info.docs_url,
+            version=__version__,
+            **kwargs,
+        )
+
+    @classmethod
+    def from_pretrained(  # type: ignore[override]
+        cls,
+        pretrained_model_name_or_path: str | Path,
+        *,
+        revision: str | None = None,
+        cache_dir: str | Path | None = None,
+        force_download: bool = False,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        device: str | torch.device | None = None,
+        **kwargs: Any,
+    ) -> ZooModel:
+        """Load a model from a local folder, a bundled catalog name or a Hub repo id.
+
+        Resolution and strictness are those of :func:`ganzoo.from_pretrained`; called on a
+        subclass, the checkpoint must be of that architecture.
+        """
+        from ganzoo.hub import from_pretrained
+
+        if kwargs:
+            raise GanzooError(f"from_pretrained got unexpected options: {', '.join(kwargs)}")
+        model = from_pretrained(
+            pretrained_model_name_or_path,
+            revision=revision,
+            cache_dir=cache_dir,
+            force_download=force_download,
+            local_files_only=local_files_only,
+            token=token,
+            device=device,
+        )
+        if cls is not ZooModel and not isinstance(model, cls):
+            raise GanzooError(
+                f"'{pretrained_model_name_or_path}' is a '{model.architecture}' checkpoint, "
+                f"not '{cls.architecture}'; load it with ganzoo.from_pretrained"
+            )
+        return model
+
+    # ------------------------------------------------------------------ capabilities
+    @classmethod
+    def can(cls, method: str) -> bool:
+        """Whether this architecture offers ``method`` (``"sample"``, ``"classify"``...)."""
+        return getattr(cls, method, None) is not getattr(ZooModel, method, None)
+
+    def _unsupported(self, method: str) -> GanzooError:
+        from ganzoo.registry import _MODELS
+
+        able = sorted(name for name, entry in _MODELS.items() if entry.cls.can(method))
+        return GanzooError(
+            f"'{self.architecture or type(self).__name__}' models cannot {method}(); "
+            f"architectures that can: {', '.join(able) or 'none'}"
+        )
+
+    def sample(
+        self, n: int, seed: int | None = None, device: str | torch.device | None = None
+    ) -> torch.Tensor:
+        """Draw ``n`` images in :attr:`value_range`, shape ``(n, C, H, W)``."""
+        raise self._unsupported("sample")
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(n, num_classes)`` for images ``x`` in :attr:`value_range`."""
+        raise self._unsupported("classify")
+
+    def encode(self, x: torch.Tensor) -> Any:
+        """Encode images to the model's latent representation."""
+        raise self._unsupported("encode")
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Decode latents to images in :attr:`value_range`."""
+        raise self._unsupported("decode")
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Encode then decode images."""
+        raise self._unsupported("reconstruct")
+
+
+def latent_noise(
+    n: int, dim: int, seed: int | None, device: torch.device, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Standard normal latents ``(n, dim)``; reproducible across devices when ``seed`` is given.
+
+    With a seed the noise is drawn on the CPU and moved, so the same seed gives the same
+    images on CPU and CUDA.
+    """
+    if generator is not None:
+        return torch.randn(n, dim, generator=generator, device=generator.device).to(device)
+    if seed is None:
+        return torch.randn(n, dim, device=device)
+    cpu = torch.Generator().manual_seed(seed)
+    return torch.randn(n, dim, generator=cpu).to(device)
+
+
+def keras_parameter_count(module: nn.Module) -> int:
+    """Parameters as Keras counts them: trainable weights plus BatchNorm moving statistics."""
+    count = sum(p.numel() for p in module.parameters())
+    for sub in module.modules():
+        if isinstance(sub, nn.modules.batchnorm._BatchNorm) and sub.running_mean is not None:
+            count += sub.running_mean.numel() + sub.running_var.numel()
+    return count

@@ -1,0 +1,206 @@
+"""Name → architecture and name → trainer registries (timm's pattern).
+
+Architectures register themselves with :func:`register_model` and training
+algorithms with :func:`register_trainer`. Lookups import :mod:`ganzoo.models`
+and :mod:`ganzoo.trainers` on first use, so ``import ganzoo`` stays light.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ganzoo.errors import GanzooError, did_you_mean
+
+T = TypeVar("T")
+
+#: Packages whose import registers every built-in architecture and trainer.
+_BUILTIN_PACKAGES = ("ganzoo.models", "ganzoo.trainers")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """What the registry knows about one architecture.
+
+    Attributes:
+        name: registry name, e.g. ``"sgan"``.
+        cls: the model class (a :class:`ganzoo.models.base.ZooModel`).
+        config_cls: the config dataclass the class is built from.
+        presets: named configurations; ``default_preset`` is used when none is asked for.
+        default_preset: name of the preset :func:`create_model` uses by default.
+        description: first line of the class docstring.
+    """
+
+    name: str
+    cls: type
+    config_cls: type
+    presets: Mapping[str, Any] = field(default_factory=dict)
+    default_preset: str = "report"
+    description: str = ""
+
+
+_MODELS: dict[str, ModelEntry] = {}
+_TRAINERS: dict[str, type] = {}
+_builtins_loaded = False
+
+
+def _load_builtins() -> None:
+    global _builtins_loaded
+    if not _builtins_loaded:
+        _builtins_loaded = True
+        for package in _BUILTIN_PACKAGES:
+            importlib.import_module(package)
+
+
+def register_model(
+    name: str,
+    presets: Mapping[str, Any] | None = None,
+    default_preset: str = "report",
+) -> Callable[[type[T]], type[T]]:
+    """Class decorator that registers an architecture under ``name``.
+
+    Args:
+        name: unique registry name.
+        presets: named config instances (each an instance of the class's ``config_class``).
+            When omitted, the default config is the only preset, named ``default_preset``.
+        default_preset: the preset :func:`create_model` uses when none is given.
+
+    Raises:
+        GanzooError: if ``name`` is already registered.
+    """
+
+    def decorator(cls: type[T]) -> type[T]:
+        if name in _MODELS:
+            raise GanzooError(
+                f"model name '{name}' is already registered by {_MODELS[name].cls.__qualname__}; "
+                "choose another name"
+            )
+        config_cls = getattr(cls, "config_class", None)
+        if config_cls is None or not dataclasses.is_dataclass(config_cls):
+            raise TypeError(f"{cls.__qualname__} needs a dataclass `config_class` to be registered")
+        all_presets = dict(presets or {default_preset: config_cls()})
+        if default_preset not in all_presets:
+            raise TypeError(f"default preset '{default_preset}' is not among {sorted(all_presets)}")
+        doc = (cls.__doc__ or "").strip().splitlines()
+        _MODELS[name] = ModelEntry(
+            name=name,
+            cls=cls,
+            config_cls=config_cls,
+            presets=all_presets,
+            default_preset=default_preset,
+            description=doc[0] if doc else "",
+        )
+        cls.architecture = name  # type: ignore[attr-defined]
+        return cls
+
+    return decorator
+
+
+def register_trainer(name: str) -> Callable[[type[T]], type[T]]:
+    """Class decorator that registers a trainer for the architecture ``name``.
+
+    Raises:
+        GanzooError: if a trainer is already registered under ``name``.
+    """
+
+    def decorator(cls: type[T]) -> type[T]:
+        if name in _TRAINERS:
+            raise GanzooError(
+                f"trainer name '{name}' is already registered by {_TRAINERS[name].__qualname__}; "
+                "choose another name"
+            )
+        _TRAINERS[name] = cls
+        return cls
+
+    return decorator
+
+
+def list_models() -> list[str]:
+    """Names of every registered architecture, sorted."""
+    _load_builtins()
+    return sorted(_MODELS)
+
+
+def list_trainers() -> list[str]:
+    """Names of every registered trainer, sorted."""
+    _load_builtins()
+    return sorted(_TRAINERS)
+
+
+def get_model_entry(name: str) -> ModelEntry:
+    """Return the :class:`ModelEntry` registered under ``name``.
+
+    Raises:
+        GanzooError: for an unknown name, with the closest known names.
+    """
+    _load_builtins()
+    try:
+        return _MODELS[name]
+    except KeyError:
+        raise GanzooError(
+            f"unknown architecture '{name}'{did_you_mean(name, _MODELS)} "
+            "(`ganzoo list` shows all)"
+        ) from None
+
+
+def get_trainer(name: str) -> type:
+    """Return the trainer class registered under ``name``.
+
+    Raises:
+        GanzooError: for an unknown name, with the closest known names.
+    """
+    _load_builtins()
+    try:
+        return _TRAINERS[name]
+    except KeyError:
+        raise GanzooError(
+            f"no trainer for '{name}'{did_you_mean(name, _TRAINERS)}; "
+            f"trainers exist for: {', '.join(sorted(_TRAINERS)) or 'none'}"
+        ) from None
+
+
+def build_config(name: str, preset: str | None = None, **overrides: Any) -> Any:
+    """Return the config of architecture ``name``: a preset with fields overridden.
+
+    Raises:
+        GanzooError: for an unknown architecture, preset or config field.
+    """
+    entry = get_model_entry(name)
+    preset = preset or entry.default_preset
+    if preset not in entry.presets:
+        raise GanzooError(
+            f"'{name}' has no preset '{preset}'{did_you_mean(preset, entry.presets)}; "
+            f"presets: {', '.join(sorted(entry.presets))}"
+        )
+    return replace_config(entry.presets[preset], **overrides)
+
+
+def replace_config(config: Any, **overrides: Any) -> Any:
+    """``dataclasses.replace`` with a did-you-mean error for unknown fields."""
+    names = [f.name for f in dataclasses.fields(config)]
+    for key in overrides:
+        if key not in names:
+            raise GanzooError(
+                f"{type(config).__name__} has no field '{key}'{did_you_mean(key, names)}; "
+                f"fields: {', '.join(names)}"
+            )
+    return dataclasses.replace(config, **overrides)
+
+
+def create_model(name: str, preset: str | None = None, **overrides: Any) -> Any:
+    """Build a freshly initialised model of architecture ``name``.
+
+    Args:
+        name: a registered architecture (see :func:`list_models`).
+        preset: a named configuration (default: the architecture's default, usually
+            ``"report"``, the course report's exact configuration).
+        **overrides: config fields to change, e.g. ``latent_dim=64``.
+
+    Example:
+        >>> model = create_model("sgan", preset="report")  # doctest: +SKIP
+    """
+    entry = get_model_entry(name)
+    return entry.cls(build_config(name, preset, **overrides))

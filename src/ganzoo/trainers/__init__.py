@@ -1,0 +1,1 @@
+"""Training algorithms; importing this package registers them all."""

@@ -1,0 +1,499 @@
+"""The one training loop every architecture shares (mimicry's pattern).
+
+:class:`Trainer` owns everything that is not model-specific: device, seeds,
+bf16 autocast, step counting, callbacks, progress on stderr, the JSONL metrics
+log, EMA, atomic checkpoints and resume, a NaN guard, and data parallelism under
+``torchrun``. A subclass declares its optimisers in :meth:`Trainer.configure_optimizers`
+and does one update in :meth:`Trainer.train_step`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ganzoo.data import DeviceBatcher, ImageDataset
+from ganzoo.devices import select_device
+from ganzoo.errors import GanzooError
+from ganzoo.trainers import checkpoint as ckpt
+from ganzoo.trainers import distributed
+from ganzoo.trainers.callbacks import Callback, Evaluation, NaNGuard, SampleGrid
+from ganzoo.trainers.ema import EMA
+
+
+@dataclass
+class TrainConfig:
+    """Options of the training loop that every trainer shares.
+
+    Attributes:
+        steps: optimisation steps in all (one step updates every network once).
+        batch_size: images per step.
+        lr: learning rate of every optimiser unless a trainer says otherwise.
+        beta1: Adam's first momentum coefficient.
+        beta2: Adam's second momentum coefficient.
+        seed: seeds weights, data order and noise.
+        device: ``"cuda"``, ``"mps"``, ``"cpu"`` or ``None`` for the best available.
+        precision: ``"fp32"`` or ``"bf16"`` (autocast).
+        ema_decay: keep an exponential moving average of the generator (e.g. 0.999).
+        log_every: steps between metric log lines (and NaN checks).
+        sample_every: steps between sample grids (0: never).
+        eval_every: steps between evaluations (0: only at the end).
+        checkpoint_every: steps between checkpoints (0: only at the end).
+        keep_best: an evaluation metric; the best model so far is exported to ``<out>/best``.
+        out_dir: the run's folder (``None``: keep nothing on disk).
+        quiet: no progress bar.
+    """
+
+    steps: int = 600
+    batch_size: int = 100
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    seed: int = 0
+    device: str | None = None
+    precision: str = "fp32"
+    ema_decay: float | None = None
+    log_every: int = 50
+    sample_every: int = 200
+    eval_every: int = 0
+    checkpoint_every: int = 0
+    keep_best: str | None = None
+    out_dir: str | None = None
+    quiet: bool = False
+
+    def validate(self) -> None:
+        """Check the values a user can get wrong.
+
+        Raises:
+            GanzooError: naming the field and its allowed values.
+        """
+        if self.steps < 1:
+            raise GanzooError(f"steps must be at least 1, got {self.steps}")
+        if self.batch_size < 1:
+            raise GanzooError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.lr <= 0:
+            raise GanzooError(f"lr must be positive, got {self.lr}")
+        if self.precision not in ("fp32", "bf16"):
+            raise GanzooError(f"precision must be 'fp32' or 'bf16', got '{self.precision}'")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise GanzooError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+        if self.log_every < 1:
+            raise GanzooError(f"log_every must be at least 1, got {self.log_every}")
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` returns.
+
+    Attributes:
+        steps: the step reached.
+        seconds: wall time of this call to ``fit``.
+        metrics: the last logged training metrics.
+        evaluation: the last evaluation results.
+        out_dir: the run folder, if any.
+    """
+
+    steps: int
+    seconds: float
+    metrics: dict[str, float]
+    evaluation: dict[str, float]
+    out_dir: Path | None
+
+
+class Trainer:
+    """The shared loop. Subclasses implement :meth:`configure_optimizers` and :meth:`train_step`.
+
+    Args:
+        model: the model to train (moved to the training device).
+        data: training images (kept resident on the device).
+        config: loop options; a subclass may extend :class:`TrainConfig`.
+        eval_data: held-out data for :meth:`evaluate` (e.g. the test split).
+        callbacks: extra callbacks, after the built-in ones.
+
+    Example:
+        >>> trainer = SGANTrainer(model, data, SGANTrainConfig(steps=2000))  # doctest: +SKIP
+        >>> trainer.fit()  # doctest: +SKIP
+    """
+
+    config_class: ClassVar[type[TrainConfig]] = TrainConfig
+    #: Named configurations (e.g. ``"report"``, ``"best"``) that ``ganzoo train --recipe`` picks.
+    recipes: ClassVar[dict[str, TrainConfig]] = {}
+
+    def __init__(
+        self,
+        model: nn.Module,
+        data: ImageDataset,
+        config: TrainConfig | None = None,
+        *,
+        eval_data: ImageDataset | None = None,
+        callbacks: Sequence[Callback] = (),
+    ) -> None:
+        self.config = config if config is not None else self.config_class()
+        if not isinstance(self.config, self.config_class):
+            raise GanzooError(
+                f"{type(self).__name__} needs a {self.config_class.__name__}, "
+                f"got {type(self.config).__name__}"
+            )
+        self.config.validate()
+        self.device = distributed.local_device(select_device(self.config.device))
+        self.rank, self.world_size = distributed.init_distributed(self.device)
+        torch.manual_seed(self.config.seed)
+        self.model = model.to(self.device)
+        distributed.broadcast_module(self.model)
+        self.data = data
+        self.eval_data = eval_data
+        self.out_dir = Path(self.config.out_dir) if self.config.out_dir else None
+        self.step = 0
+        #: The command line that started the run, recorded in the model card.
+        self.command: str | None = None
+        self.generators: dict[str, torch.Generator] = {}
+        self.noise = self.make_generator("noise")
+        self.setup()
+        self.optimizers = self.configure_optimizers()
+        self.schedulers = self.configure_schedulers()
+        ema_module = self.ema_module()
+        self.ema = (
+            EMA(ema_module, self.config.ema_decay)
+            if self.config.ema_decay and ema_module is not None
+            else None
+        )
+        self.callbacks = self._default_callbacks() + list(callbacks)
+        self.last_metrics: dict[str, float] = {}
+        self.last_evaluation: dict[str, float] = {}
+        self._sums: dict[str, torch.Tensor] = {}
+        self._count = 0
+
+    # ----------------------------------------------------------------- for subclasses
+    def setup(self) -> None:
+        """Prepare data on the device (default: one batcher over ``data``)."""
+        self.batches = self.make_batcher(self.data, self.config.batch_size, "data")
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Return the optimisers by name (e.g. ``{"g": ..., "d": ...}``)."""
+        raise NotImplementedError
+
+    def configure_schedulers(self) -> dict[str, Any]:
+        """Return learning-rate schedulers by name (default: none)."""
+        return {}
+
+    def next_batch(self) -> Any:
+        """Draw the next training batch (default: images and labels from ``data``)."""
+        return self.batches.next()
+
+    def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        """Do one optimisation step; return detached scalar tensors to log.
+
+        Return tensors, not floats: the loop averages them on the device and syncs
+        with the host only every ``log_every`` steps.
+        """
+        raise NotImplementedError
+
+    def ema_module(self) -> nn.Module | None:
+        """The network whose weights the EMA follows (default: none)."""
+        return None
+
+    def evaluate(self) -> dict[str, float]:
+        """Measure the model on ``eval_data`` (default: nothing)."""
+        return {}
+
+    def sample_images(self, n: int, seed: int = 0) -> torch.Tensor | None:
+        """Images for sample grids, from the EMA weights when there are some."""
+        sample = getattr(self.model, "sample", None)
+        if sample is None:
+            return None
+        with self.ema_weights(), torch.no_grad():
+            try:
+                return self.model.sample(n, seed=seed, device=self.device)
+            except GanzooError:
+                return None
+
+    # ----------------------------------------------------------------- helpers
+    def make_generator(self, name: str) -> torch.Generator:
+        """A named random generator on the device, seeded from the config and rank.
+
+        Its state is saved in checkpoints, so resumed runs draw the same numbers.
+        """
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(self.config.seed * 1000 + len(self.generators) * 7919 + self.rank)
+        self.generators[name] = generator
+        return generator
+
+    def make_batcher(self, dataset: ImageDataset, batch_size: int, name: str) -> DeviceBatcher:
+        """A device-resident random batcher whose generator is checkpointed under ``name``."""
+        return DeviceBatcher(dataset, batch_size, self.device, generator=self.make_generator(name))
+
+    def adam(self, params: Any, lr: float | None = None, betas: tuple[float, float] | None = None):
+        """Adam with the config's learning rate and betas (fused on CUDA)."""
+        kwargs: dict[str, Any] = {}
+        if self.device.type == "cuda":
+            kwargs["fused"] = True
+        return torch.optim.Adam(
+            params,
+            lr=lr if lr is not None else self.config.lr,
+            betas=betas or (self.config.beta1, self.config.beta2),
+            **kwargs,
+        )
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast when ``precision == "bf16"``, else a no-op."""
+        if self.config.precision == "bf16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def optimizer_step(self, name: str, loss: torch.Tensor) -> None:
+        """Zero, backpropagate ``loss``, average gradients across processes, step."""
+        optimizer = self.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.world_size > 1:
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            distributed.average_gradients(params)
+        optimizer.step()
+
+    @contextlib.contextmanager
+    def ema_weights(self) -> Iterator[None]:
+        """Temporarily put the EMA weights into the followed network."""
+        target = self.ema_module()
+        if self.ema is None or target is None:
+            yield
+            return
+        saved = {k: v.clone() for k, v in target.state_dict().items()}
+        target.load_state_dict(self.ema.state_dict())
+        try:
+            yield
+        finally:
+            target.load_state_dict(saved)
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this is the process that writes files (rank 0)."""
+        return self.rank == 0
+
+    @property
+    def checkpoint_dir(self) -> Path | None:
+        """Where the resumable checkpoint lives (``<out>/checkpoint``)."""
+        return self.out_dir / "checkpoint" if self.out_dir else None
+
+    def has_checkpoint(self) -> bool:
+        """Whether a complete checkpoint exists on disk."""
+        return self.checkpoint_dir is not None and ckpt.find_checkpoint(self.checkpoint_dir) is not None
+
+    def _default_callbacks(self) -> list[Callback]:
+        from ganzoo.trainers.callbacks import KeepBest
+
+        callbacks: list[Callback] = [NaNGuard()]
+        if self.config.sample_every > 0:
+            callbacks.append(SampleGrid(self.config.sample_every))
+        callbacks.append(Evaluation(self.config.eval_every))
+        if self.config.keep_best:
+            callbacks.append(KeepBest(self.config.keep_best))
+        return callbacks
+
+    def _emit(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            if self.is_main or callback.all_ranks:
+                getattr(callback, hook)(self, *args)
+
+    # ----------------------------------------------------------------- logging
+    def _accumulate(self, metrics: dict[str, torch.Tensor]) -> None:
+        for name, value in metrics.items():
+            value = value.detach().float()
+            self._sums[name] = self._sums[name] + value if name in self._sums else value.clone()
+        self._count += 1
+
+    def _flush_metrics(self) -> dict[str, float]:
+        if not self._sums:
+            return {}
+        names = list(self._sums)
+        values = (torch.stack([self._sums[n] for n in names]) / self._count).tolist()
+        self._sums, self._count = {}, 0
+        return dict(zip(names, values))
+
+    def log(self, record: dict[str, Any]) -> None:
+        """Append one record to ``<out>/metrics.jsonl`` (main process only)."""
+        if self.out_dir is None or not self.is_main:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def run_evaluation(self, step: int) -> dict[str, float]:
+        """Evaluate (on the main process), log and pass the results to callbacks."""
+        if not self.is_main or self.eval_data is None:
+            return {}
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad():
+            results = self.evaluate()
+        self.model.train(was_training)
+        if results:
+            self.last_evaluation = results
+            self.log({"step": step, "kind": "eval", **results})
+            self._emit("on_evaluate", step, results)
+        return results
+
+    # ----------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume, except the model and EMA weights."""
+        state: dict[str, Any] = {
+            "step": self.step,
+            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
+            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+            "generators": {k: g.get_state() for k, g in self.generators.items()},
+            "torch_rng": torch.get_rng_state(),
+        }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def save_checkpoint(self) -> Path | None:
+        """Write ``<out>/checkpoint`` atomically (main process only)."""
+        folder = self.checkpoint_dir
+        if folder is None or not self.is_main:
+            return None
+        from ganzoo.hub import save_weights, write_checkpoint
+
+        def write(tmp: Path) -> None:
+            write_checkpoint(self.model, tmp)
+            if self.ema is not None:
+                save_weights(self.ema.state_dict(), tmp / ckpt.EMA_NAME)
+            ckpt.save_json(tmp / ckpt.TRAIN_CONFIG_NAME, dataclasses.asdict(self.config))
+            ckpt.save_state(tmp / ckpt.STATE_NAME, self.state_dict())
+
+        return ckpt.write_folder_atomically(folder, write)
+
+    def load_checkpoint(self, folder: str | Path | None = None) -> int:
+        """Restore model, EMA, optimisers, schedulers, step and RNG states; return the step.
+
+        Raises:
+            GanzooError: if there is no checkpoint or it does not fit this model.
+        """
+        from safetensors.torch import load_file
+
+        from ganzoo.hub import WEIGHTS_NAME, load_weights_strict
+
+        target = Path(folder) if folder is not None else self.checkpoint_dir
+        found = ckpt.find_checkpoint(target) if target is not None else None
+        if found is None:
+            raise GanzooError(
+                f"no checkpoint to resume from in {target}; start without --resume"
+            )
+        load_weights_strict(self.model, found / WEIGHTS_NAME, str(found))
+        if self.ema is not None and (found / ckpt.EMA_NAME).is_file():
+            self.ema.load_state_dict(load_file(str(found / ckpt.EMA_NAME), device=str(self.device)))
+        state = ckpt.load_state(found / ckpt.STATE_NAME)
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+        for name, scheduler in self.schedulers.items():
+            scheduler.load_state_dict(state["schedulers"][name])
+        for name, generator in self.generators.items():
+            if name in state["generators"]:
+                generator.set_state(state["generators"][name])
+        torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self.step = int(state["step"])
+        return self.step
+
+    def export(self, folder: str | Path, metrics: dict[str, Any] | None = None) -> Path:
+        """Write the model (EMA weights where kept) as a Hub folder with a model card.
+
+        Each file is written atomically; the newest sample grid goes in as ``samples.png``.
+        """
+        import shutil
+
+        from ganzoo.hub import export_pretrained
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        grids = [p for c in self.callbacks if isinstance(c, SampleGrid) for p in c.paths]
+        samples = None
+        if grids:
+            shutil.copyfile(grids[-1], folder / "samples.png")
+            samples = "samples.png"
+        with self.ema_weights():
+            return export_pretrained(
+                self.model,
+                folder,
+                metrics=metrics,
+                samples=samples,
+                command=self.command,
+                training={"steps": self.step, "seed": self.config.seed, "device": str(self.device)},
+            )
+
+    # ----------------------------------------------------------------- the loop
+    def _progress(self):  # noqa: ANN202 - rich types are imported lazily
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        return Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=Console(stderr=True),
+            disable=self.config.quiet or not self.is_main,
+            transient=False,
+        )
+
+    def fit(self, resume: bool = False) -> TrainResult:
+        """Train to ``config.steps``; with ``resume`` continue from ``<out>/checkpoint``.
+
+        Returns:
+            A :class:`TrainResult`. When ``out_dir`` is set the run folder then holds the
+            model in the Hub format, ``metrics.jsonl``, sample grids and ``checkpoint/``.
+
+        Raises:
+            TrainingDiverged: if a loss becomes NaN or infinite.
+        """
+        if resume:
+            self.load_checkpoint()
+        start = time.perf_counter()
+        cfg = self.config
+        self.model.train()
+        self._emit("on_fit_start")
+        with self._progress() as progress:
+            task = progress.add_task(type(self).__name__, total=cfg.steps, completed=self.step, info="")
+            while self.step < cfg.steps:
+                with self.autocast():
+                    metrics = self.train_step(self.next_batch())
+                for scheduler in self.schedulers.values():
+                    scheduler.step()
+                if self.ema is not None:
+                    self.ema.update()
+                self.step += 1
+                self._accumulate(metrics)
+                at_checkpoint = cfg.checkpoint_every > 0 and self.step % cfg.checkpoint_every == 0
+                if self.step % cfg.log_every == 0 or at_checkpoint or self.step == cfg.steps:
+                    logged = self._flush_metrics()
+                    if logged:
+                        self.last_metrics = logged
+                        self.log({"step": self.step, "kind": "train", **logged})
+                        self._emit("on_log", self.step, logged)
+                        info = "  ".join(f"{k} {v:.3g}" for k, v in logged.items())
+                        progress.update(task, info=info)
+                if at_checkpoint:
+                    self.save_checkpoint()
+                self._emit("on_step_end", self.step)
+                progress.update(task, completed=self.step)
+        self._emit("on_fit_end")
+        if self.out_dir is not None and self.is_main:
+            self.save_checkpoint()
+            self.export(self.out_dir, metrics=self.last_evaluation)
+        return TrainResult(
+            steps=self.step,
+            seconds=time.perf_counter() - start,
+            metrics=self.last_metrics,
+            evaluation=self.last_evaluation,
+            out_dir=self.out_dir,
+        )

@@ -1,0 +1,130 @@
+"""From options to a finished run: what ``ganzoo train`` does, callable from Python.
+
+It loads the data a model expects, builds (or, on resume, restores) the model and
+its trainer through the registry, trains, and leaves a Hub-format run folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from ganzoo.data import load_dataset
+from ganzoo.errors import GanzooError, did_you_mean
+from ganzoo.registry import build_config, get_model_entry, get_trainer, replace_config
+from ganzoo.trainers import checkpoint as ckpt
+from ganzoo.trainers.base import TrainConfig, Trainer, TrainResult
+
+
+def build_train_config(
+    trainer_cls: type[Trainer], recipe: str | None = None, **overrides: Any
+) -> TrainConfig:
+    """A trainer's config: a named recipe (or the defaults) with fields overridden.
+
+    Raises:
+        GanzooError: for an unknown recipe or field.
+    """
+    if recipe is None:
+        base = trainer_cls.recipes.get("report") or trainer_cls.config_class()
+    elif recipe in trainer_cls.recipes:
+        base = trainer_cls.recipes[recipe]
+    else:
+        names = sorted(trainer_cls.recipes)
+        raise GanzooError(
+            f"{trainer_cls.__name__} has no recipe '{recipe}'{did_you_mean(recipe, names)}; "
+            f"recipes: {', '.join(names) or 'none'}"
+        )
+    return replace_config(base, **overrides)
+
+
+def _load_eval_data(dataset: str, root: str | Path | None) -> Any:
+    try:
+        return load_dataset(dataset, "test", root=root)
+    except GanzooError:
+        return None
+
+
+def train(
+    architecture: str,
+    *,
+    out_dir: str | Path,
+    dataset: str | None = None,
+    preset: str | None = None,
+    recipe: str | None = None,
+    resume: bool = False,
+    data_root: str | Path | None = None,
+    download: bool = False,
+    model_overrides: dict[str, Any] | None = None,
+    command: str | None = None,
+    **train_overrides: Any,
+) -> tuple[Trainer, TrainResult]:
+    """Train an architecture from scratch (or resume a run) and write the run folder.
+
+    Args:
+        architecture: registry name, e.g. ``"sgan"``.
+        out_dir: the run folder; it ends up loadable by :func:`ganzoo.from_pretrained`.
+        dataset: data set name (default: the one the model config names).
+        preset: model preset (default: the architecture's default).
+        recipe: trainer recipe, e.g. ``"report"`` or ``"best"``.
+        resume: continue from ``<out_dir>/checkpoint`` (model and options as saved there,
+            updated by ``train_overrides`` such as a larger ``steps``).
+        data_root: where data sets live (default: ``GANZOO_DATA`` or ``~/.cache/ganzoo/data``).
+        download: let torchvision download a missing data set.
+        model_overrides: model config fields to change.
+        command: the command line, for the model card.
+        **train_overrides: trainer config fields (``steps``, ``lr``, ``labels``...).
+
+    Returns:
+        The trainer and its :class:`~ganzoo.trainers.base.TrainResult`.
+    """
+    entry = get_model_entry(architecture)
+    trainer_cls = get_trainer(architecture)
+    out_dir = Path(out_dir)
+    found = ckpt.find_checkpoint(out_dir / "checkpoint") if resume else None
+    if resume and found is None:
+        raise GanzooError(f"no checkpoint to resume from in {out_dir / 'checkpoint'}; drop --resume")
+    if found is not None:
+        from ganzoo.hub import read_hub_config
+
+        saved = read_hub_config(found)
+        if saved["architecture"] != architecture:
+            raise GanzooError(
+                f"{out_dir} holds a '{saved['architecture']}' run, not '{architecture}'"
+            )
+        config = replace_config(entry.cls(saved["config"]).config, **(model_overrides or {}))
+        saved_train = json.loads((found / ckpt.TRAIN_CONFIG_NAME).read_text(encoding="utf-8"))
+        base_train = trainer_cls.config_class(**saved_train)
+        train_config = replace_config(base_train, **{**train_overrides, "out_dir": str(out_dir)})
+    else:
+        config = build_config(architecture, preset, **(model_overrides or {}))
+        train_config = build_train_config(
+            trainer_cls, recipe, **{**train_overrides, "out_dir": str(out_dir)}
+        )
+    dataset = dataset or getattr(config, "dataset", None)
+    if not dataset:
+        raise GanzooError(f"'{architecture}' needs --dataset (its config names none)")
+    data = load_dataset(dataset, "train", root=data_root, download=download)
+    _check_data_contract(config, data, dataset)
+    if hasattr(config, "dataset") and config.dataset != dataset:
+        config = dataclasses.replace(config, dataset=dataset)
+    model = entry.cls(config)
+    trainer = trainer_cls(model, data, train_config, eval_data=_load_eval_data(dataset, data_root))
+    trainer.command = command
+    result = trainer.fit(resume=found is not None)
+    return trainer, result
+
+
+def _check_data_contract(config: Any, data: Any, dataset: str) -> None:
+    expected = {
+        "channels": getattr(config, "channels", None),
+        "image_size": getattr(config, "image_size", None),
+    }
+    actual = {"channels": data.channels, "image_size": data.image_size}
+    for key, want in expected.items():
+        if want is not None and actual[key] != want:
+            raise GanzooError(
+                f"data set '{dataset}' has {key}={actual[key]} but the model expects {want}; "
+                f"pick a matching --dataset or set the model's {key}"
+            )

@@ -1,0 +1,74 @@
+import dataclasses
+
+import pytest
+import tiny
+
+import ganzoo
+from ganzoo import GanzooError, create_model, get_trainer, list_models
+from ganzoo.registry import build_config, register_model, register_trainer
+
+
+def test_registered_architecture_is_listed_and_built_with_its_default_preset():
+    assert "tiny" in list_models()
+    model = create_model("tiny")
+    assert isinstance(model, tiny.TinyGAN)
+    assert model.config == tiny.TinyConfig()
+    assert model.architecture == "tiny"
+
+
+def test_presets_and_overrides_change_the_config():
+    assert create_model("tiny", preset="wide").config.hidden == 32
+    model = create_model("tiny", preset="wide", latent_dim=4)
+    assert (model.config.hidden, model.config.latent_dim) == (32, 4)
+    assert model.generator[0].in_features == 4
+
+
+def test_unknown_architecture_suggests_the_closest_name():
+    with pytest.raises(GanzooError, match=r"unknown architecture 'tinny'.*did you mean 'tiny'"):
+        create_model("tinny")
+
+
+def test_unknown_preset_and_field_are_errors_with_suggestions():
+    with pytest.raises(GanzooError, match="did you mean 'wide'"):
+        build_config("tiny", preset="wid")
+    with pytest.raises(GanzooError, match="no field 'hiden'.*did you mean 'hidden'"):
+        create_model("tiny", hiden=3)
+
+
+def test_registering_a_name_twice_is_an_error():
+    with pytest.raises(GanzooError, match="already registered"):
+        register_model("tiny")(tiny.TinyGAN)
+    with pytest.raises(GanzooError, match="already registered"):
+        register_trainer("tiny")(tiny.TinyTrainer)
+
+
+def test_trainer_lookup():
+    assert get_trainer("tiny") is tiny.TinyTrainer
+    with pytest.raises(GanzooError, match="no trainer for 'tinyy'.*did you mean 'tiny'"):
+        get_trainer("tinyy")
+
+
+def test_registered_configs_are_json_serialisable_dataclasses():
+    import json
+
+    for name in list_models():
+        config = build_config(name)
+        assert dataclasses.is_dataclass(config)
+        json.dumps(dataclasses.asdict(config))
+
+
+def test_model_without_a_capability_names_the_ones_that_have_it():
+    model = create_model("tiny")
+    with pytest.raises(GanzooError, match=r"cannot classify\(\)"):
+        model.classify(None)
+    assert model.can("sample") and not model.can("classify")
+
+
+def test_import_ganzoo_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, ganzoo; ganzoo.list_pretrained(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert ganzoo.__version__
