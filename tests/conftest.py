@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
+
 import tiny  # noqa: F401  (registers the "tiny" architecture and trainer)
 from fake_hub import fake_hub  # noqa: F401  (the fixture)
-
 from ganzoo.data import ImageDataset
 
 

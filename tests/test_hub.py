@@ -3,12 +3,12 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from tiny import TinyGAN
 
 import ganzoo
 from ganzoo import GanzooError, create_model
 from ganzoo import catalog as catalog_module
 from ganzoo.hub import export_pretrained
+from tiny import TinyGAN
 
 
 def _outputs(model):
@@ -36,7 +36,10 @@ def test_hub_folder_layout_config_and_model_card(tmp_path):
     assert config["ganzoo_version"] == ganzoo.__version__
     assert config["config"]["hidden"] == 16
     assert config["data"] == {
-        "value_range": [-1.0, 1.0], "image_size": 8, "channels": 1, "latent_dim": 8,
+        "value_range": [-1.0, 1.0],
+        "image_size": 8,
+        "channels": 1,
+        "latent_dim": 8,
         "dataset": "tiny",
     }
     card = (tmp_path / "m" / "README.md").read_text()
@@ -46,8 +49,13 @@ def test_hub_folder_layout_config_and_model_card(tmp_path):
 def test_model_card_shows_metrics_samples_and_command(tmp_path):
     model = create_model("tiny")
     export_pretrained(
-        model, tmp_path / "m", metrics={"test_accuracy": 0.9912}, samples="samples.png",
-        command="ganzoo train tiny", training={"seed": 3}, dtype=torch.float16,
+        model,
+        tmp_path / "m",
+        metrics={"test_accuracy": 0.9912},
+        samples="samples.png",
+        command="ganzoo train tiny",
+        training={"seed": 3},
+        dtype=torch.float16,
     )
     card = (tmp_path / "m" / "README.md").read_text()
     assert "| test_accuracy | 0.9912 |" in card
@@ -96,7 +104,9 @@ def test_unknown_name_suggests_catalog_names(monkeypatch, tmp_path):
 def _bundle(monkeypatch, tmp_path, name):
     pretrained = tmp_path / "pretrained"
     create_model("tiny").save_pretrained(pretrained / name)
-    catalog = {"models": [{"name": name, "architecture": "tiny", "dataset": "tiny", "bundled": True}]}
+    catalog = {
+        "models": [{"name": name, "architecture": "tiny", "dataset": "tiny", "bundled": True}]
+    }
     (pretrained / "catalog.json").write_text(json.dumps(catalog))
     monkeypatch.setattr(catalog_module, "PRETRAINED_DIR", pretrained)
     monkeypatch.setattr(catalog_module, "CATALOG_FILE", pretrained / "catalog.json")
@@ -144,7 +154,9 @@ def test_hub_round_trip_then_offline_from_cache(fake_hub, tmp_path, monkeypatch)
     model = _publish(fake_hub, tmp_path)
     loaded = ganzoo.from_pretrained("org/tiny")
     assert torch.equal(_outputs(loaded), _outputs(model))
-    assert any(method == "GET" and "model.safetensors" in path for method, path in fake_hub.requests)
+    assert any(
+        method == "GET" and "model.safetensors" in path for method, path in fake_hub.requests
+    )
 
     fake_hub.requests.clear()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -1,9 +1,9 @@
 import dataclasses
 
 import pytest
-import tiny
 
 import ganzoo
+import tiny
 from ganzoo import GanzooError, create_model, get_trainer, list_models
 from ganzoo.registry import build_config, register_model, register_trainer
 

@@ -36,7 +36,10 @@ class TinyGAN(ZooModel):
             nn.Linear(c.latent_dim, c.hidden), nn.ReLU(), nn.Linear(c.hidden, pixels), nn.Tanh()
         )
         self.discriminator = nn.Sequential(
-            nn.Flatten(), nn.Linear(pixels, c.hidden), nn.LeakyReLU(0.2), nn.Dropout(0.3),
+            nn.Flatten(),
+            nn.Linear(pixels, c.hidden),
+            nn.LeakyReLU(0.2),
+            nn.Dropout(0.3),
             nn.Linear(c.hidden, 1),
         )
 
@@ -73,8 +76,9 @@ class TinyTrainer(Trainer):
 
     def train_step(self, batch):
         x, _ = batch
-        z = torch.randn(x.shape[0], self.model.config.latent_dim, generator=self.noise,
-                        device=self.device)
+        z = torch.randn(
+            x.shape[0], self.model.config.latent_dim, generator=self.noise, device=self.device
+        )
         fake = self.model.decode(z)
         d = self.model.discriminator
         d_loss = F.softplus(-d(x)).mean() + F.softplus(d(fake.detach())).mean()

@@ -50,6 +50,7 @@ def from_pretrained(
     Example:
         >>> import ganzoo
         >>> model = ganzoo.from_pretrained("sgan-mnist-100")  # doctest: +SKIP
+
     """
     from ganzoo.hub import from_pretrained as _from_pretrained
 

@@ -32,6 +32,7 @@ class PretrainedInfo:
         bundled: whether the weights ship inside the package (``pretrained/<name>/``).
         metrics: measured metrics, ``{name: value}``.
         command: the command that trained it.
+
     """
 
     name: str
@@ -71,6 +72,7 @@ def get_pretrained_info(name: str) -> PretrainedInfo:
 
     Raises:
         GanzooError: for an unknown name, with the closest known names.
+
     """
     catalog = load_catalog()
     if name not in catalog:

@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from ganzoo._version import __version__
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, did_you_mean
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,7 +76,9 @@ def _version_callback(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version."),
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Show the version."
+        ),
     ] = False,
 ) -> None:
     """A zoo of GANs, VAE-GANs and VQ-VAEs: list, sample, encode, train, evaluate, push."""
@@ -84,13 +86,16 @@ def _root(
 
 # ------------------------------------------------------------------------------- options
 Device = Annotated[
-    str | None, typer.Option("--device", "-d", help="cpu, cuda, cuda:N, mps (default: best available).")
+    str | None,
+    typer.Option("--device", "-d", help="cpu, cuda, cuda:N, mps (default: best available)."),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output on stderr.")]
 Revision = Annotated[str | None, typer.Option("--revision", help="Hub branch, tag or commit.")]
 DataRoot = Annotated[
     Path | None,
-    typer.Option("--data-root", help="Where data sets live (default: $GANZOO_DATA or ~/.cache/ganzoo/data)."),
+    typer.Option(
+        "--data-root", help="Where data sets live (default: $GANZOO_DATA or ~/.cache/ganzoo/data)."
+    ),
 ]
 
 
@@ -139,12 +144,14 @@ def list_command() -> None:
 @app.command()
 @friendly
 def info(
-    name: Annotated[str, typer.Argument(help="An architecture, a pretrained name, a Hub repo id or a folder.")],
+    name: Annotated[
+        str, typer.Argument(help="An architecture, a pretrained name, a Hub repo id or a folder.")
+    ],
     revision: Revision = None,
 ) -> None:
     """Show an architecture's presets, or a checkpoint's config, data contract and metrics."""
     from ganzoo.catalog import load_catalog
-    from ganzoo.registry import _load_builtins, _MODELS
+    from ganzoo.registry import _MODELS, _load_builtins
 
     _load_builtins()
     if name in _MODELS:
@@ -158,6 +165,12 @@ def info(
         report["presets"] = {k: dataclasses.asdict(v) for k, v in entry.presets.items()}
         report["parameters"] = keras_parameter_count(entry.cls(entry.presets[entry.default_preset]))
     else:
+        if "/" not in name and name not in load_catalog() and not Path(name).exists():
+            known = list(_MODELS) + list(load_catalog())
+            raise GanzooError(
+                f"no architecture, pretrained model or folder '{name}'{did_you_mean(name, known)} "
+                "(`ganzoo list` shows all)"
+            )
         model = _load(name, "cpu", revision)
         report = model.hub_config()
         report["parameters"] = sum(p.numel() for p in model.parameters())
@@ -171,10 +184,16 @@ def info(
 @friendly
 def sample(
     name: Annotated[str, typer.Argument(help="Pretrained name, Hub repo id or checkpoint folder.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="grid.png, images.npy or a folder of PNGs.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="grid.png, images.npy or a folder of PNGs.")
+    ],
     n: Annotated[int, typer.Option("-n", "--num", help="How many images.")] = 64,
-    seed: Annotated[int | None, typer.Option("--seed", "-s", help="Seed (same seed, same images).")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Images per forward pass.")] = 256,
+    seed: Annotated[
+        int | None, typer.Option("--seed", "-s", help="Seed (same seed, same images).")
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", "-b", help="Images per forward pass.")
+    ] = 256,
     device: Device = None,
     revision: Revision = None,
     quiet: Quiet = False,
@@ -214,7 +233,10 @@ def _check_writable(out: Path) -> None:
 @friendly
 def encode(
     name: Annotated[str, typer.Argument(help="Pretrained name, Hub repo id or checkpoint folder.")],
-    data: Annotated[str, typer.Argument(help="A data set (mnist, cifar10...), npz:<file> or a folder of images.")],
+    data: Annotated[
+        str,
+        typer.Argument(help="A data set (mnist, cifar10...), npz:<file> or a folder of images."),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .npz file.")],
     split: Annotated[str, typer.Option("--split", help="train, test or all.")] = "test",
     batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 500,
@@ -226,7 +248,6 @@ def encode(
     """Encode images with a model's encoder and save the codes as ``.npz``."""
     _check_positive("--batch-size", batch_size)
     _check_writable(out)
-    from ganzoo.data import load_dataset
     from ganzoo.encoding import encode_dataset, save_codes
 
     model = _load(name, device, revision)
@@ -239,7 +260,6 @@ def encode(
         shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in codes.items())
         typer.echo(f"encoded {len(dataset)} images: {shapes}", err=True)
     typer.echo(str(path))
-    del load_dataset
 
 
 def _load_input(data: str, split: str, data_root: Path | None, model: Any) -> Any:
@@ -260,7 +280,9 @@ def _load_input(data: str, split: str, data_root: Path | None, model: Any) -> An
 @friendly
 def eval_command(
     name: Annotated[str, typer.Argument(help="Pretrained name, Hub repo id or checkpoint folder.")],
-    dataset: Annotated[str | None, typer.Option("--dataset", help="Default: the model's own.")] = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="Default: the model's own.")
+    ] = None,
     split: Annotated[str, typer.Option("--split", help="train, test or all.")] = "test",
     batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 1000,
     data_root: DataRoot = None,
@@ -277,7 +299,9 @@ def eval_command(
         raise GanzooError(f"'{name}' names no data set; pass --dataset")
     data = _load_input(dataset, split, data_root, model)
     results = evaluate_model(model, data, batch_size)
-    typer.echo(json.dumps({"model": name, "dataset": dataset, "split": split, "n": len(data), **results}))
+    typer.echo(
+        json.dumps({"model": name, "dataset": dataset, "split": split, "n": len(data), **results})
+    )
 
 
 # ------------------------------------------------------------------------------- train
@@ -298,24 +322,40 @@ def _parse_sets(pairs: list[str]) -> dict[str, Any]:
 @friendly
 def train(
     architecture: Annotated[str, typer.Argument(help="An architecture (`ganzoo list`).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (becomes a Hub-format checkpoint).")],
-    dataset: Annotated[str | None, typer.Option("--dataset", help="Default: the model's own.")] = None,
-    labels: Annotated[int | None, typer.Option("--labels", help="Labeled examples (semi-supervised).")] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Run folder (becomes a Hub-format checkpoint).")
+    ],
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="Default: the model's own.")
+    ] = None,
+    labels: Annotated[
+        int | None, typer.Option("--labels", help="Labeled examples (semi-supervised).")
+    ] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Optimisation steps.")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", "-b")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Learning rate.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", "-s")] = None,
-    preset: Annotated[str | None, typer.Option("--preset", help="Model preset (default: report).")] = None,
-    recipe: Annotated[str | None, typer.Option("--recipe", help="Training recipe (e.g. report, best).")] = None,
+    preset: Annotated[
+        str | None, typer.Option("--preset", help="Model preset (default: report).")
+    ] = None,
+    recipe: Annotated[
+        str | None, typer.Option("--recipe", help="Training recipe (e.g. report, best).")
+    ] = None,
     precision: Annotated[str | None, typer.Option("--precision", help="fp32 or bf16.")] = None,
     ema: Annotated[float | None, typer.Option("--ema", help="EMA decay of the generator.")] = None,
-    sets: Annotated[list[str] | None, typer.Option("--set", help="Trainer option key=value (repeatable).")] = None,
+    sets: Annotated[
+        list[str] | None, typer.Option("--set", help="Trainer option key=value (repeatable).")
+    ] = None,
     model_sets: Annotated[
         list[str] | None, typer.Option("--model-set", help="Model config key=value (repeatable).")
     ] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from <out>/checkpoint.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from <out>/checkpoint.")
+    ] = False,
     data_root: DataRoot = None,
-    download: Annotated[bool, typer.Option("--download", help="Download a missing data set.")] = False,
+    download: Annotated[
+        bool, typer.Option("--download", help="Download a missing data set.")
+    ] = False,
     device: Device = None,
     quiet: Quiet = False,
 ) -> None:
@@ -325,15 +365,23 @@ def train(
 
     overrides = _parse_sets(sets or [])
     named = {
-        "labels": labels, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
-        "precision": precision, "ema_decay": ema, "device": device,
+        "labels": labels,
+        "steps": steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "precision": precision,
+        "ema_decay": ema,
+        "device": device,
     }
     fields = set(get_trainer(architecture).config_class.__dataclass_fields__)
     for key, value in named.items():
         if value is None:
             continue
         if key not in fields:
-            raise GanzooError(f"--{key.replace('_', '-')} is not an option of the '{architecture}' trainer")
+            raise GanzooError(
+                f"--{key.replace('_', '-')} is not an option of the '{architecture}' trainer"
+            )
         overrides[key] = value
     if quiet:
         overrides["quiet"] = True
@@ -365,10 +413,14 @@ def train(
 @app.command()
 @friendly
 def push(
-    folder: Annotated[Path, typer.Argument(help="A checkpoint folder (config.json + model.safetensors).")],
+    folder: Annotated[
+        Path, typer.Argument(help="A checkpoint folder (config.json + model.safetensors).")
+    ],
     repo_id: Annotated[str, typer.Argument(help="Hub repo id, e.g. me/my-sgan.")],
     private: Annotated[bool, typer.Option("--private", help="Create the repo as private.")] = False,
-    token: Annotated[str | None, typer.Option("--token", help="Hub token (default: the logged-in one).")] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="Hub token (default: the logged-in one).")
+    ] = None,
     message: Annotated[str, typer.Option("--message", "-m")] = "Upload ganzoo checkpoint",
 ) -> None:
     """Publish a checkpoint folder to the Hugging Face Hub."""

@@ -16,6 +16,7 @@ def select_device(name: str | torch.device | None = None) -> torch.device:
 
     Raises:
         GanzooError: for an unknown or unavailable device.
+
     """
     if name is None or str(name) == "auto":
         if torch.cuda.is_available():

@@ -40,6 +40,7 @@ def save_weights(
         state_dict: the tensors.
         path: destination ``.safetensors`` file.
         dtype: cast floating-point tensors to this dtype (e.g. ``torch.float16`` to ship).
+
     """
     from safetensors.torch import save_file
 
@@ -56,13 +57,14 @@ def save_weights(
 
 
 def load_weights_strict(model: torch.nn.Module, path: str | Path, source: str = "") -> None:
-    """Load a safetensors file into ``model``; any missing, unexpected or misshapen tensor is an error.
+    """Load a safetensors file into ``model``; a missing, extra or misshapen tensor is an error.
 
     Floating-point tensors are cast to the dtype of the model's own (so fp16 files load
     into fp32 models).
 
     Raises:
         GanzooError: naming the tensors that do not match.
+
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -95,6 +97,7 @@ def read_hub_config(folder: str | Path) -> dict[str, Any]:
 
     Raises:
         GanzooError: if it is missing, not JSON, or not a ganzoo config.
+
     """
     path = Path(folder) / CONFIG_NAME
     if not path.is_file():
@@ -170,6 +173,7 @@ def export_pretrained(
         training: other facts for the card (seed, device, wall time...).
         samples: file name of a sample grid already in ``folder``.
         model_name: the card's title (and the name used in its code snippets).
+
     """
     folder = write_checkpoint(model, folder, dtype=dtype)
     card = model.generate_model_card(
@@ -234,8 +238,11 @@ def _hub_download(
     except LocalEntryNotFoundError:
         raise GanzooError(
             f"'{repo_id}' (revision '{rev}') is not in the Hub cache and "
-            + ("offline mode is on (unset HF_HUB_OFFLINE to download it)" if offline
-               else f"{where} could not be reached; check the connection or HF_ENDPOINT")
+            + (
+                "offline mode is on (unset HF_HUB_OFFLINE to download it)"
+                if offline
+                else f"{where} could not be reached; check the connection or HF_ENDPOINT"
+            )
         ) from None
     except EntryNotFoundError:
         raise GanzooError(
@@ -263,6 +270,7 @@ def resolve(
 
     Raises:
         GanzooError: if nothing matches, with the closest catalog names.
+
     """
     text = str(name_or_path)
     path = Path(text).expanduser()
@@ -322,6 +330,7 @@ def from_pretrained(
         >>> import ganzoo
         >>> model = ganzoo.from_pretrained("sgan-mnist-100")  # doctest: +SKIP
         >>> images = model.sample(64, seed=0)  # doctest: +SKIP
+
     """
     folder = resolve(
         name_or_path,
@@ -350,6 +359,7 @@ def push(
 
     Returns:
         The URL of the commit.
+
     """
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError

@@ -20,6 +20,7 @@ def accuracy(model: ZooModel, data: ImageDataset, batch_size: int = 1000) -> flo
 
     Raises:
         GanzooError: if the data set has no labels.
+
     """
     if data.labels is None:
         raise GanzooError(f"data set '{data.name}' has no labels; accuracy needs a labeled set")
@@ -31,12 +32,16 @@ def accuracy(model: ZooModel, data: ImageDataset, batch_size: int = 1000) -> flo
 
 
 @torch.no_grad()
-def reconstruction_error(model: ZooModel, data: ImageDataset, batch_size: int = 500) -> dict[str, float]:
+def reconstruction_error(
+    model: ZooModel, data: ImageDataset, batch_size: int = 500
+) -> dict[str, float]:
     """Mean squared error (on [-1, 1] pixels) and PSNR of ``model.reconstruct``."""
     device = model.device
     total = torch.zeros((), dtype=torch.float64, device=device)
     for images, _ in iterate_batches(data, batch_size, device):
-        total += (model.reconstruct(images).float() - images).pow(2).mean(dim=(1, 2, 3)).sum().double()
+        total += (
+            (model.reconstruct(images).float() - images).pow(2).mean(dim=(1, 2, 3)).sum().double()
+        )
     mse = total.item() / len(data)
     # PSNR on [0, 1] pixels: the [-1, 1] range is twice as wide, so MSE shrinks by 4.
     psnr = 10 * math.log10(1.0 / (mse / 4)) if mse > 0 else math.inf
@@ -48,6 +53,7 @@ def evaluate_model(model: ZooModel, data: ImageDataset, batch_size: int = 1000) 
 
     Raises:
         GanzooError: if the model offers nothing to measure on this data.
+
     """
     results: dict[str, float] = {}
     if model.can("classify") and data.labels is not None:

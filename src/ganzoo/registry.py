@@ -32,6 +32,7 @@ class ModelEntry:
         presets: named configurations; ``default_preset`` is used when none is asked for.
         default_preset: name of the preset :func:`create_model` uses by default.
         description: first line of the class docstring.
+
     """
 
     name: str
@@ -70,6 +71,7 @@ def register_model(
 
     Raises:
         GanzooError: if ``name`` is already registered.
+
     """
 
     def decorator(cls: type[T]) -> type[T]:
@@ -104,6 +106,7 @@ def register_trainer(name: str) -> Callable[[type[T]], type[T]]:
 
     Raises:
         GanzooError: if a trainer is already registered under ``name``.
+
     """
 
     def decorator(cls: type[T]) -> type[T]:
@@ -135,14 +138,14 @@ def get_model_entry(name: str) -> ModelEntry:
 
     Raises:
         GanzooError: for an unknown name, with the closest known names.
+
     """
     _load_builtins()
     try:
         return _MODELS[name]
     except KeyError:
         raise GanzooError(
-            f"unknown architecture '{name}'{did_you_mean(name, _MODELS)} "
-            "(`ganzoo list` shows all)"
+            f"unknown architecture '{name}'{did_you_mean(name, _MODELS)} (`ganzoo list` shows all)"
         ) from None
 
 
@@ -151,6 +154,7 @@ def get_trainer(name: str) -> type:
 
     Raises:
         GanzooError: for an unknown name, with the closest known names.
+
     """
     _load_builtins()
     try:
@@ -167,6 +171,7 @@ def build_config(name: str, preset: str | None = None, **overrides: Any) -> Any:
 
     Raises:
         GanzooError: for an unknown architecture, preset or config field.
+
     """
     entry = get_model_entry(name)
     preset = preset or entry.default_preset
@@ -201,6 +206,7 @@ def create_model(name: str, preset: str | None = None, **overrides: Any) -> Any:
 
     Example:
         >>> model = create_model("sgan", preset="report")  # doctest: +SKIP
+
     """
     entry = get_model_entry(name)
     return entry.cls(build_config(name, preset, **overrides))

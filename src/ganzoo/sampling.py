@@ -36,6 +36,7 @@ def make_grid(
         nrow: images per row (default: a square-ish grid).
         padding: black pixels between tiles.
         value_range: the images' value range.
+
     """
     if images.ndim != 4:
         raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(images.shape)}")
@@ -85,6 +86,7 @@ def save_images(
 
     Raises:
         GanzooError: if the destination cannot be written.
+
     """
     path = Path(path)
     try:

@@ -21,7 +21,7 @@ from ganzoo._version import __version__
 from ganzoo.errors import GanzooError
 
 #: Model-card template (Jinja, rendered by huggingface_hub's ``ModelCard``).
-MODEL_CARD_TEMPLATE = (Path(__file__).resolve().parent.parent / "templates" / "model_card.md")
+MODEL_CARD_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "model_card.md"
 
 #: The config fields that make up a model's data contract, when the config has them.
 _CONTRACT_FIELDS = ("image_size", "channels", "latent_dim", "num_classes", "dataset")
@@ -32,6 +32,7 @@ def coerce_config(config_class: type, config: Any = None, overrides: dict | None
 
     Raises:
         GanzooError: for a field the config class does not have, or a config of the wrong type.
+
     """
     from ganzoo.registry import replace_config
 
@@ -66,6 +67,7 @@ class ZooModel(
     Args:
         config: a ``config_class`` instance, a dict of its fields, or ``None`` for defaults.
         **overrides: config fields to change.
+
     """
 
     config_class: ClassVar[type]
@@ -114,11 +116,12 @@ class ZooModel(
         """Render the model card: Hub YAML metadata, a metrics table and the sample grid.
 
         Keyword Args:
-            metrics: ``{name: value}`` measured on the model (shown as a table and in the YAML).
-            command: the command that trained it.
-            training: free-form ``{key: value}`` facts (seed, device, wall time...).
-            samples: file name of a sample grid in the same folder.
-            model_name: the title.
+            metrics (dict[str, Any]): measured values (shown as a table and in the YAML).
+            command (str): the command that trained it.
+            training (dict[str, Any]): other facts (seed, device, wall time...).
+            samples (str): file name of a sample grid in the same folder.
+            model_name (str): the title.
+
         """
         metrics: dict[str, Any] = kwargs.pop("metrics", None) or {}
         contract = self.data_contract()
@@ -224,7 +227,11 @@ class ZooModel(
 
 
 def latent_noise(
-    n: int, dim: int, seed: int | None, device: torch.device, generator: torch.Generator | None = None
+    n: int,
+    dim: int,
+    seed: int | None,
+    device: torch.device,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Standard normal latents ``(n, dim)``; reproducible across devices when ``seed`` is given.
 

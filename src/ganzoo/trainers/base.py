@@ -51,6 +51,7 @@ class TrainConfig:
         keep_best: an evaluation metric; the best model so far is exported to ``<out>/best``.
         out_dir: the run's folder (``None``: keep nothing on disk).
         quiet: no progress bar.
+
     """
 
     steps: int = 600
@@ -75,6 +76,7 @@ class TrainConfig:
 
         Raises:
             GanzooError: naming the field and its allowed values.
+
         """
         if self.steps < 1:
             raise GanzooError(f"steps must be at least 1, got {self.steps}")
@@ -100,6 +102,7 @@ class TrainResult:
         metrics: the last logged training metrics.
         evaluation: the last evaluation results.
         out_dir: the run folder, if any.
+
     """
 
     steps: int
@@ -122,6 +125,7 @@ class Trainer:
     Example:
         >>> trainer = SGANTrainer(model, data, SGANTrainConfig(steps=2000))  # doctest: +SKIP
         >>> trainer.fit()  # doctest: +SKIP
+
     """
 
     config_class: ClassVar[type[TrainConfig]] = TrainConfig
@@ -285,7 +289,10 @@ class Trainer:
 
     def has_checkpoint(self) -> bool:
         """Whether a complete checkpoint exists on disk."""
-        return self.checkpoint_dir is not None and ckpt.find_checkpoint(self.checkpoint_dir) is not None
+        return (
+            self.checkpoint_dir is not None
+            and ckpt.find_checkpoint(self.checkpoint_dir) is not None
+        )
 
     def _default_callbacks(self) -> list[Callback]:
         from ganzoo.trainers.callbacks import KeepBest
@@ -316,7 +323,7 @@ class Trainer:
         names = list(self._sums)
         values = (torch.stack([self._sums[n] for n in names]) / self._count).tolist()
         self._sums, self._count = {}, 0
-        return dict(zip(names, values))
+        return dict(zip(names, values, strict=True))
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one record to ``<out>/metrics.jsonl`` (main process only)."""
@@ -376,6 +383,7 @@ class Trainer:
 
         Raises:
             GanzooError: if there is no checkpoint or it does not fit this model.
+
         """
         from safetensors.torch import load_file
 
@@ -384,9 +392,7 @@ class Trainer:
         target = Path(folder) if folder is not None else self.checkpoint_dir
         found = ckpt.find_checkpoint(target) if target is not None else None
         if found is None:
-            raise GanzooError(
-                f"no checkpoint to resume from in {target}; start without --resume"
-            )
+            raise GanzooError(f"no checkpoint to resume from in {target}; start without --resume")
         load_weights_strict(self.model, found / WEIGHTS_NAME, str(found))
         if self.ema is not None and (found / ckpt.EMA_NAME).is_file():
             self.ema.load_state_dict(load_file(str(found / ckpt.EMA_NAME), device=str(self.device)))
@@ -455,6 +461,7 @@ class Trainer:
 
         Raises:
             TrainingDiverged: if a loss becomes NaN or infinite.
+
         """
         if resume:
             self.load_checkpoint()
@@ -463,7 +470,9 @@ class Trainer:
         self.model.train()
         self._emit("on_fit_start")
         with self._progress() as progress:
-            task = progress.add_task(type(self).__name__, total=cfg.steps, completed=self.step, info="")
+            task = progress.add_task(
+                type(self).__name__, total=cfg.steps, completed=self.step, info=""
+            )
             while self.step < cfg.steps:
                 with self.autocast():
                     metrics = self.train_step(self.next_batch())

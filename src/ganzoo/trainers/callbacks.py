@@ -113,6 +113,7 @@ class KeepBest(Callback):
     Args:
         metric: name of an evaluation metric, e.g. ``"test_accuracy"``.
         mode: ``"max"`` or ``"min"``.
+
     """
 
     def __init__(self, metric: str, mode: str = "max") -> None:
@@ -128,7 +129,9 @@ class KeepBest(Callback):
         value = metrics.get(self.metric)
         if value is None or not math.isfinite(value):
             return
-        better = self.best is None or (value > self.best if self.mode == "max" else value < self.best)
+        better = self.best is None or (
+            value > self.best if self.mode == "max" else value < self.best
+        )
         if better and trainer.out_dir is not None:
             self.best, self.best_step = value, step
             trainer.export(trainer.out_dir / "best", metrics={**metrics, "step": step})

@@ -68,9 +68,13 @@ def load_state(path: Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise GanzooError(f"cannot read training state {path}: {exc}; start without --resume") from None
+        raise GanzooError(
+            f"cannot read training state {path}: {exc}; start without --resume"
+        ) from None
 
 
 def save_json(path: Path, data: dict[str, Any]) -> None:
     """Write a JSON file (inside a folder being written atomically)."""
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+    )

@@ -18,6 +18,7 @@ class EMA:
     Args:
         module: the network to follow.
         decay: averaging factor per update, e.g. 0.999.
+
     """
 
     def __init__(self, module: nn.Module, decay: float) -> None:
@@ -33,7 +34,7 @@ class EMA:
         shadow = [p for p in self.module.parameters()]
         current = [p.detach() for p in self._source.parameters()]
         torch._foreach_lerp_(shadow, current, 1.0 - self.decay)
-        for mine, theirs in zip(self.module.buffers(), self._source.buffers()):
+        for mine, theirs in zip(self.module.buffers(), self._source.buffers(), strict=True):
             mine.copy_(theirs)
 
     def state_dict(self) -> dict[str, torch.Tensor]:

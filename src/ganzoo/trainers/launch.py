@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ganzoo.data import load_dataset
 from ganzoo.errors import GanzooError, did_you_mean
 from ganzoo.registry import build_config, get_model_entry, get_trainer, replace_config
@@ -25,6 +27,7 @@ def build_train_config(
 
     Raises:
         GanzooError: for an unknown recipe or field.
+
     """
     if recipe is None:
         base = trainer_cls.recipes.get("report") or trainer_cls.config_class()
@@ -78,13 +81,16 @@ def train(
 
     Returns:
         The trainer and its :class:`~ganzoo.trainers.base.TrainResult`.
+
     """
     entry = get_model_entry(architecture)
     trainer_cls = get_trainer(architecture)
     out_dir = Path(out_dir)
     found = ckpt.find_checkpoint(out_dir / "checkpoint") if resume else None
     if resume and found is None:
-        raise GanzooError(f"no checkpoint to resume from in {out_dir / 'checkpoint'}; drop --resume")
+        raise GanzooError(
+            f"no checkpoint to resume from in {out_dir / 'checkpoint'}; drop --resume"
+        )
     if found is not None:
         from ganzoo.hub import read_hub_config
 
@@ -109,6 +115,7 @@ def train(
     _check_data_contract(config, data, dataset)
     if hasattr(config, "dataset") and config.dataset != dataset:
         config = dataclasses.replace(config, dataset=dataset)
+    torch.manual_seed(train_config.seed)  # the initial weights follow --seed too
     model = entry.cls(config)
     trainer = trainer_cls(model, data, train_config, eval_data=_load_eval_data(dataset, data_root))
     trainer.command = command

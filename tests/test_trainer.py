@@ -1,0 +1,203 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import ganzoo
+from ganzoo import GanzooError, create_model
+from ganzoo.trainers import checkpoint as ckpt
+from ganzoo.trainers.callbacks import Callback, KeepBest, TrainingDiverged
+from tiny import TinyTrainConfig, TinyTrainer
+
+
+def _trainer(data, out=None, **overrides):
+    torch.manual_seed(0)
+    model = create_model("tiny")
+    config = TinyTrainConfig(
+        device="cpu", quiet=True, out_dir=str(out) if out else None, **overrides
+    )
+    return TinyTrainer(model, data, config)
+
+
+def _weights(folder):
+    return load_file(str(Path(folder) / "model.safetensors"))
+
+
+def test_one_run_changes_weights_and_writes_a_run_folder(tiny_data, tmp_path):
+    trainer = _trainer(tiny_data, tmp_path / "run", sample_every=3, ema_decay=0.9)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    result = trainer.fit()
+    assert result.steps == 6
+    assert all(torch.isfinite(torch.tensor(v)) for v in result.metrics.values())
+    changed = [k for k, v in trainer.model.state_dict().items() if not torch.equal(v, before[k])]
+    assert changed
+    run = tmp_path / "run"
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines if x["kind"] == "train"] == [2, 4, 6]
+    assert {"d", "g"} <= set(lines[0])
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "step_000003.png",
+        "step_000006.png",
+    ]
+    assert (run / "samples.png").is_file() and "![samples](samples.png)" in (
+        run / "README.md"
+    ).read_text()
+    model = ganzoo.from_pretrained(str(run))
+    # the exported generator is the EMA one, not the raw weights
+    assert torch.equal(model.generator[0].weight, trainer.ema.module[0].weight)
+    assert not torch.equal(model.generator[0].weight, trainer.model.generator[0].weight)
+
+
+def test_resume_continues_bit_identically(tiny_data, tmp_path):
+    straight = _trainer(tiny_data, tmp_path / "a", steps=8, ema_decay=0.9)
+    straight.fit()
+
+    first = _trainer(tiny_data, tmp_path / "b", steps=4, ema_decay=0.9)
+    first.fit()
+    resumed = _trainer(tiny_data, tmp_path / "b", steps=8, ema_decay=0.9)
+    resumed.fit(resume=True)
+    assert resumed.step == 8
+    a, b = _weights(tmp_path / "a" / "checkpoint"), _weights(tmp_path / "b" / "checkpoint")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    ema_a = load_file(str(tmp_path / "a" / "checkpoint" / ckpt.EMA_NAME))
+    ema_b = load_file(str(tmp_path / "b" / "checkpoint" / ckpt.EMA_NAME))
+    assert all(torch.equal(ema_a[k], ema_b[k]) for k in ema_a)
+
+
+def test_resume_without_checkpoint_is_an_error(tiny_data, tmp_path):
+    with pytest.raises(GanzooError, match="no checkpoint to resume from"):
+        _trainer(tiny_data, tmp_path / "none").fit(resume=True)
+
+
+def test_interrupted_checkpoint_write_keeps_the_previous_one(tiny_data, tmp_path, monkeypatch):
+    trainer = _trainer(tiny_data, tmp_path / "run", steps=4)
+    trainer.fit()
+    good = _weights(tmp_path / "run" / "checkpoint")
+
+    trainer.config.steps = 6
+
+    def crash(path, state):
+        raise KeyboardInterrupt("power cut while writing")
+
+    monkeypatch.setattr(ckpt, "save_state", crash)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    monkeypatch.undo()
+    found = ckpt.find_checkpoint(tmp_path / "run" / "checkpoint")
+    assert found is not None
+    kept = _weights(found)
+    assert all(torch.equal(kept[k], good[k]) for k in good)
+    again = _trainer(tiny_data, tmp_path / "run", steps=6)
+    assert again.load_checkpoint() == 4
+
+
+def test_interrupted_swap_falls_back_to_the_old_folder(tiny_data, tmp_path):
+    trainer = _trainer(tiny_data, tmp_path / "run", steps=2)
+    trainer.fit()
+    folder = tmp_path / "run" / "checkpoint"
+    folder.rename(folder.with_name("checkpoint.old"))  # as if killed between the two renames
+    assert ckpt.find_checkpoint(folder) == folder.with_name("checkpoint.old")
+    assert _trainer(tiny_data, tmp_path / "run", steps=4).load_checkpoint() == 2
+
+
+def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(tiny_data, tmp_path):
+    trainer = _trainer(tiny_data, tmp_path / "run", steps=10, checkpoint_every=2)
+    original = trainer.train_step
+
+    def poisoned(batch):
+        metrics = original(batch)
+        if trainer.step >= 4:
+            metrics["d"] = metrics["d"] * float("nan")
+        return metrics
+
+    trainer.train_step = poisoned
+    with pytest.raises(TrainingDiverged, match=r"'d' became nan by step 6"):
+        trainer.fit()
+    state = ckpt.load_state(tmp_path / "run" / "checkpoint" / ckpt.STATE_NAME)
+    assert state["step"] == 4
+
+
+def test_bf16_autocast_runs_and_stays_finite(tiny_data):
+    result = _trainer(tiny_data, precision="bf16").fit()
+    assert all(torch.isfinite(torch.tensor(v)) for v in result.metrics.values())
+
+
+def test_callbacks_receive_logs_and_keep_best_exports(tiny_data, tmp_path):
+    seen = []
+
+    class Recorder(Callback):
+        def on_log(self, trainer, step, metrics):
+            seen.append((step, sorted(metrics)))
+
+    class Scored(TinyTrainer):
+        def evaluate(self):
+            return {"score": float(self.step)}
+
+    torch.manual_seed(0)
+    config = TinyTrainConfig(
+        device="cpu", quiet=True, out_dir=str(tmp_path / "run"), eval_every=2, keep_best="score"
+    )
+    trainer = Scored(
+        create_model("tiny"), tiny_data, config, eval_data=tiny_data, callbacks=[Recorder()]
+    )
+    trainer.fit()
+    assert seen == [(2, ["d", "g"]), (4, ["d", "g"]), (6, ["d", "g"])]
+    keep = next(c for c in trainer.callbacks if isinstance(c, KeepBest))
+    assert keep.best_step == 6
+    card = (tmp_path / "run" / "best" / "README.md").read_text()
+    assert "| score | 6.0 |" in card
+
+
+def test_invalid_config_is_a_clear_error(tiny_data):
+    with pytest.raises(GanzooError, match="precision must be"):
+        _trainer(tiny_data, precision="fp8")
+    with pytest.raises(GanzooError, match="steps must be at least 1"):
+        _trainer(tiny_data, steps=0)
+
+
+DDP_WORKER = r"""
+import sys, torch, torch.distributed as dist
+sys.path.insert(0, sys.argv[1])
+import tiny
+from ganzoo import create_model
+from ganzoo.data import ImageDataset
+torch.manual_seed(int(__import__('os').environ['RANK']))  # different init per rank on purpose
+data = ImageDataset(images=tiny.tiny_images(), labels=None, name='tiny', num_classes=None)
+config = tiny.TinyTrainConfig(device='cpu', quiet=True)
+trainer = tiny.TinyTrainer(create_model('tiny'), data, config)
+first_batch = trainer.batches.next()[0]
+trainer.fit()
+flat = torch.cat([p.detach().flatten() for p in trainer.model.parameters()])
+out = [None, None]
+dist.all_gather_object(out, (flat, first_batch))
+if dist.get_rank() == 0:
+    (a, xa), (b, xb) = out
+    print('SAME_WEIGHTS', torch.equal(a, b), 'SAME_DATA', torch.equal(xa, xb))
+dist.destroy_process_group()
+"""
+
+
+def test_data_parallel_with_torchrun_keeps_ranks_in_sync(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(DDP_WORKER)
+    tests_dir = str(Path(__file__).parent)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(script),
+        tests_dir,
+    ]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("torchrun did not finish")
+    assert "SAME_WEIGHTS True SAME_DATA False" in out.stdout, out.stdout + out.stderr[-2000:]
