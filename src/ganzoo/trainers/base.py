@@ -253,15 +253,25 @@ class Trainer:
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def optimizer_step(self, name: str, loss: torch.Tensor) -> None:
-        """Zero, backpropagate ``loss``, average gradients across processes, step."""
+    def optimizer_step(self, name: str, loss: torch.Tensor, retain_graph: bool = False) -> None:
+        """Update optimiser ``name`` from ``loss``: its own parameters' gradients only.
+
+        Gradients are taken with ``torch.autograd.grad`` with respect to exactly the
+        parameters of that optimiser, so a generator's loss never leaves gradients in the
+        discriminator it flows through (the "frozen D" of GAN updates), and several losses
+        of one forward pass can update different networks (``retain_graph=True``). Under
+        ``torchrun`` the gradients are averaged across processes before the step.
+        """
         optimizer = self.optimizers[name]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
+        grads = torch.autograd.grad(loss, params, retain_graph=retain_graph, allow_unused=True)
+        for param, grad in zip(params, grads, strict=True):
+            param.grad = grad  # None for a parameter the loss does not reach: Adam skips it
         if self.world_size > 1:
-            params = [p for group in optimizer.param_groups for p in group["params"]]
             distributed.average_gradients(params)
         optimizer.step()
+        for param in params:
+            param.grad = None
 
     @contextlib.contextmanager
     def ema_weights(self) -> Iterator[None]:
@@ -296,6 +306,7 @@ class Trainer:
 
     def _default_callbacks(self) -> list[Callback]:
         from ganzoo.trainers.callbacks import KeepBest
+        from ganzoo.trainers.plots import TrainingPlots
 
         callbacks: list[Callback] = [NaNGuard()]
         if self.config.sample_every > 0:
@@ -303,6 +314,7 @@ class Trainer:
         callbacks.append(Evaluation(self.config.eval_every))
         if self.config.keep_best:
             callbacks.append(KeepBest(self.config.keep_best))
+        callbacks.append(TrainingPlots())
         return callbacks
 
     def _emit(self, hook: str, *args: Any) -> None:
@@ -339,7 +351,7 @@ class Trainer:
             return {}
         was_training = self.model.training
         self.model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), self.ema_weights():
             results = self.evaluate()
         self.model.train(was_training)
         if results:

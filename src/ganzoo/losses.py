@@ -1,0 +1,96 @@
+"""Losses as pure functions of tensors, each with its formula and paper.
+
+Everything that involves a probability is computed from logits in log space
+(``softplus``, ``logsumexp``): no ``exp`` of a logit, no ``log`` of a probability, and
+no softmax before a cross-entropy.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+# ------------------------------------------------------------------ the "stacked" discriminator
+def real_fake_logit(class_logits: torch.Tensor) -> torch.Tensor:
+    """Logit of the SGAN discriminator: ``logit D(x) = logsumexp_k l_k(x)``.
+
+    With ``Z = Σ_k exp(l_k)``, ``D(x) = Z / (Z + 1) = sigmoid(log Z)`` (Salimans et al. 2016,
+    §5), so ``log Z`` is D's logit. Computed with ``logsumexp``; never exponentiates.
+    """
+    return torch.logsumexp(class_logits.float(), dim=1)
+
+
+def log_d_real(class_logits: torch.Tensor) -> torch.Tensor:
+    """``log D(x) = -softplus(-logsumexp(l))`` per sample."""
+    return -F.softplus(-real_fake_logit(class_logits))
+
+
+def log_one_minus_d(class_logits: torch.Tensor) -> torch.Tensor:
+    """``log(1 - D(x)) = -softplus(logsumexp(l))`` per sample."""
+    return -F.softplus(real_fake_logit(class_logits))
+
+
+def d_probability(class_logits: torch.Tensor) -> torch.Tensor:
+    """``D(x) = Z / (Z + 1)``, evaluated as ``exp(log D(x))`` so large logits cannot overflow."""
+    return log_d_real(class_logits).exp()
+
+
+def discriminator_real_loss(class_logits: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of real images labeled 1: ``mean(-log D(x))``."""
+    return -log_d_real(class_logits).mean()
+
+
+def discriminator_fake_loss(class_logits: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of generated images labeled 0: ``mean(-log(1 - D(G(z))))``."""
+    return -log_one_minus_d(class_logits).mean()
+
+
+def generator_loss(class_logits_fake: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss (Goodfellow et al. 2014): fakes labeled 1, ``mean(-log D(G(z)))``."""
+    return -log_d_real(class_logits_fake).mean()
+
+
+def classification_loss(class_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the classifier head, from raw logits (no softmax before it)."""
+    return F.cross_entropy(class_logits.float(), labels)
+
+
+def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
+    """Feature matching (Salimans et al. 2016, §3.1): ``‖E f(x) − E f(G(z))‖²``.
+
+    The mean over the batch of an intermediate discriminator layer on real images is
+    matched by the generator's; gradients flow only into the generator's side.
+    """
+    real_mean = real_features.detach().float().mean(dim=0)
+    fake_mean = fake_features.float().mean(dim=0)
+    return (real_mean - fake_mean).pow(2).mean()
+
+
+# ------------------------------------------------------------------ VAE
+def kl_to_standard_normal(mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
+    """``KL(N(μ, σ²) ‖ N(0, I))`` summed over latent dimensions, averaged over the batch.
+
+    ``= ½ Σ (μ² + σ² − 1 − 2 log σ)`` (Kingma & Welling 2014, appendix B).
+    """
+    mu, log_sigma = mu.float(), log_sigma.float()
+    kl = 0.5 * (mu.pow(2) + torch.exp(2 * log_sigma) - 1.0 - 2 * log_sigma)
+    return kl.sum(dim=1).mean()
+
+
+def reparameterize(
+    mu: torch.Tensor, log_sigma: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``z = μ + σ·ε`` with ``ε ~ N(0, I)`` (the reparameterisation trick)."""
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    return mu + torch.exp(log_sigma) * eps
+
+
+def gaussian_nll(x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
+    """``−log p(x|z)`` under a unit-variance Gaussian, up to a constant: ``½‖x − x̃‖²``.
+
+    Summed over pixels (or features), averaged over the batch; it serves both Larsen
+    et al.'s pixel likelihood and their discriminator-feature likelihood.
+    """
+    diff = (x.float() - reconstruction.float()).flatten(1)
+    return 0.5 * diff.pow(2).sum(dim=1).mean()

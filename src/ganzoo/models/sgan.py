@@ -1,0 +1,137 @@
+"""Semi-supervised GAN for MNIST (Odena 2016; Salimans et al. 2016), as in SPEC §1.
+
+One discriminator backbone carries two heads over the same 10 logits ``l``: the
+classifier ``C = softmax(l)`` and the real/fake discriminator
+``D(x) = Z / (Z + 1)`` with ``Z = Σ_k exp(l_k)``, i.e. ``sigmoid(logsumexp(l))``
+(the "stacked" discriminator of Salimans et al.), always computed in log space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ganzoo.models.base import ZooModel, latent_noise
+from ganzoo.nn.init import keras_init_
+from ganzoo.registry import register_model
+
+
+@dataclass
+class SGANConfig:
+    """Configuration of :class:`SGAN` (defaults: the report's network).
+
+    Attributes:
+        latent_dim: size of the generator's input noise ``z ~ N(0, I)``.
+        width: filters of every convolution (128 in the report).
+        num_classes: classes of the classifier head.
+        dropout: dropout before the classifier's dense layer.
+        leaky_slope: slope of the LeakyReLUs.
+        image_size: image height and width.
+        channels: image channels.
+        dataset: the data set the model is meant for.
+    """
+
+    latent_dim: int = 100
+    width: int = 128
+    num_classes: int = 10
+    dropout: float = 0.4
+    leaky_slope: float = 0.2
+    image_size: int = 28
+    channels: int = 1
+    dataset: str = "mnist"
+
+
+class SGANDiscriminator(nn.Module):
+    """The shared backbone: three stride-2 3×3 convolutions, dropout, a dense layer of logits.
+
+    ``forward`` returns the class logits; :meth:`features` the flattened last
+    convolution (the layer feature matching uses).
+    """
+
+    def __init__(self, config: SGANConfig) -> None:
+        super().__init__()
+        w, slope = config.width, config.leaky_slope
+        self.body = nn.Sequential(
+            nn.Conv2d(config.channels, w, 3, stride=2, padding=1),
+            nn.LeakyReLU(slope),
+            nn.Conv2d(w, w, 3, stride=2, padding=1),
+            nn.LeakyReLU(slope),
+            nn.Conv2d(w, w, 3, stride=2, padding=1),
+            nn.LeakyReLU(slope),
+            nn.Flatten(),
+        )
+        side = config.image_size
+        for _ in range(3):
+            side = (side + 1) // 2
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(w * side * side, config.num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Flattened activations of the last convolution, ``(n, width·4·4)``."""
+        return self.body(x)
+
+    def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Class logits from :meth:`features` (applies dropout in training mode)."""
+        return self.head(self.dropout(features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(n, num_classes)``."""
+        return self.logits_from_features(self.features(x))
+
+
+class SGANGenerator(nn.Module):
+    """Dense to 7×7×width, two 4×4 stride-2 transposed convolutions, a 7×7 convolution, tanh."""
+
+    def __init__(self, config: SGANConfig) -> None:
+        super().__init__()
+        w, slope = config.width, config.leaky_slope
+        self.start = config.image_size // 4
+        self.width = w
+        self.project = nn.Sequential(nn.Linear(config.latent_dim, w * self.start**2), nn.LeakyReLU(slope))
+        self.body = nn.Sequential(
+            nn.ConvTranspose2d(w, w, 4, stride=2, padding=1),
+            nn.LeakyReLU(slope),
+            nn.ConvTranspose2d(w, w, 4, stride=2, padding=1),
+            nn.LeakyReLU(slope),
+            nn.Conv2d(w, config.channels, 7, padding=3),
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Images ``(n, channels, size, size)`` in [-1, 1] from latents ``(n, latent_dim)``."""
+        h = self.project(z).view(-1, self.width, self.start, self.start)
+        return self.body(h)
+
+
+@register_model("sgan", presets={"report": SGANConfig(), "wide": SGANConfig(width=192)})
+class SGAN(ZooModel):
+    """Semi-supervised GAN: a generator and a discriminator whose logits also classify.
+
+    ``classify(x)`` gives class logits; ``sample(n)`` draws digits. Presets: ``report``
+    (the report's network, 316,938 + 1,164,289 parameters) and ``wide``.
+    """
+
+    config_class = SGANConfig
+    papers = (
+        "Odena 2016, Semi-Supervised Learning with Generative Adversarial Networks",
+        "Salimans et al. 2016, Improved Techniques for Training GANs",
+    )
+
+    def __init__(self, config: SGANConfig | dict | None = None, **overrides: object) -> None:
+        super().__init__(config, **overrides)
+        self.generator = keras_init_(SGANGenerator(self.config))
+        self.discriminator = keras_init_(SGANDiscriminator(self.config))
+
+    def sample(
+        self, n: int, seed: int | None = None, device: str | torch.device | None = None
+    ) -> torch.Tensor:
+        """Draw ``n`` digits in [-1, 1], shape ``(n, 1, 28, 28)``."""
+        device = torch.device(device) if device is not None else self.device
+        z = latent_noise(n, self.config.latent_dim, seed, device)
+        return self.generator(z)
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(n, num_classes)`` for images in [-1, 1]."""
+        return self.discriminator(x)

@@ -1,0 +1,68 @@
+"""What every semi-supervised trainer shares: the labeled subset, its batches, test accuracy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ganzoo.data import labeled_subset
+from ganzoo.errors import GanzooError
+from ganzoo.metrics import accuracy
+from ganzoo.nn.augment import random_translate
+from ganzoo.trainers.base import TrainConfig, Trainer
+
+
+@dataclass
+class SemiSupervisedConfig(TrainConfig):
+    """Loop options plus the labeled subset.
+
+    Attributes:
+        labels: size of the class-balanced labeled subset (n/10 per digit).
+        label_seed: seed of the subset choice (the same seed, the same images).
+        labeled_batch: labeled images per step (the report's half batch: 50).
+        augment_shift: random translation of labeled images, in pixels (0: none).
+    """
+
+    labels: int = 100
+    label_seed: int = 0
+    labeled_batch: int = 50
+    augment_shift: int = 0
+    eval_every: int = 100
+
+    def validate(self) -> None:
+        """Check the loop options and the subset size."""
+        super().validate()
+        if self.labels < 1:
+            raise GanzooError(f"labels must be at least 1, got {self.labels}")
+        if self.labeled_batch < 1:
+            raise GanzooError(f"labeled_batch must be at least 1, got {self.labeled_batch}")
+
+
+class SemiSupervisedTrainer(Trainer):
+    """Base of the SGAN, CNN and VAE-GAN trainers: labeled batches and test accuracy."""
+
+    config: SemiSupervisedConfig
+
+    def setup(self) -> None:
+        """Pick the labeled subset and put labeled and unlabeled data on the device."""
+        if self.data.labels is None:
+            raise GanzooError(f"data set '{self.data.name}' has no labels; pick a labeled one")
+        index = labeled_subset(self.data.labels, self.config.labels, seed=self.config.label_seed)
+        self.labeled_data = self.data.subset(index)
+        self.labeled = self.make_batcher(self.labeled_data, self.config.labeled_batch, "labeled")
+        self.augment_rng = self.make_generator("augment")
+        self.batches = self.make_batcher(self.data, self.unlabeled_batch_size(), "unlabeled")
+
+    def unlabeled_batch_size(self) -> int:
+        """Unlabeled (real) images per step."""
+        return self.config.batch_size // 2
+
+    def labeled_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next labeled images (augmented if asked) and their labels."""
+        x, y = self.labeled.next()
+        return random_translate(x, self.config.augment_shift, self.augment_rng), y
+
+    def evaluate(self) -> dict[str, float]:
+        """Accuracy of ``model.classify`` on ``eval_data`` (the test split)."""
+        return {"test_accuracy": accuracy(self.model, self.eval_data)}
