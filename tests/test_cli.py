@@ -241,3 +241,61 @@ def test_push_uploads_through_huggingface_hub(tiny_checkpoint, monkeypatch):
     assert result.stdout.strip() == "https://hub/commit/abc"
     assert calls["create"] == ("me/tiny", True, True)
     assert calls["upload"][1] == "me/tiny" and "checkpoint/**" in calls["upload"][2]
+
+
+def test_train_sgan_on_labeled_npz_then_eval_and_plots(tmp_path):
+    from mnist_fixtures import synthetic_digits
+
+    data = synthetic_digits()
+    npz = tmp_path / "digits.npz"
+    np.savez(npz, x=data.images.numpy(), y=data.labels.numpy())
+    out = tmp_path / "sgan"
+    result = invoke(
+        "train",
+        "sgan",
+        "--dataset",
+        f"npz:{npz}",
+        "--labels",
+        10,
+        "--steps",
+        2,
+        "--batch-size",
+        8,
+        "--set",
+        "labeled_batch=4",
+        "--set",
+        "sample_every=2",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+        "--quiet",
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert str(out / "plots" / "losses.png") in summary["pictures"]
+    assert str(out / "samples" / "step_000002.png") in summary["pictures"]
+    evaluated = invoke("eval", out, "--dataset", f"npz:{npz}", "--split", "all")
+    assert evaluated.exit_code == 0, evaluated.output
+    report = json.loads(evaluated.stdout)
+    assert report["n"] == 40 and 0.0 <= report["accuracy"] <= 1.0
+
+
+def test_encode_vaegan_writes_mu_and_log_sigma(tmp_path):
+    import torch
+    from mnist_fixtures import synthetic_digits
+
+    from ganzoo import create_model
+
+    torch.manual_seed(0)
+    create_model("vaegan").save_pretrained(tmp_path / "vg")
+    data = synthetic_digits()
+    npz = tmp_path / "digits.npz"
+    np.savez(npz, x=data.images.numpy(), y=data.labels.numpy())
+    result = invoke(
+        "encode", tmp_path / "vg", npz, "--out", tmp_path / "codes.npz", "--split", "all"
+    )
+    assert result.exit_code == 0, result.output
+    codes = np.load(tmp_path / "codes.npz")
+    assert codes["mu"].shape == (40, 2) and codes["log_sigma"].shape == (40, 2)
+    assert np.array_equal(codes["labels"], data.labels.numpy())

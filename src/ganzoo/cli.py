@@ -398,8 +398,12 @@ def train(
         command="ganzoo " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         **overrides,
     )
+    pictures = sorted(str(p) for sub in ("plots", "samples") for p in (out / sub).glob("*.png"))
+    if pictures and not quiet:
+        typer.echo(f"pictures of the run: {out / 'plots'} and {out / 'samples'}", err=True)
     summary = {
         "out": str(result.out_dir),
+        "pictures": pictures,
         "steps": result.steps,
         "seconds": round(result.seconds, 2),
         "device": str(trainer.device),

@@ -17,8 +17,9 @@ from ganzoo.errors import GanzooError, did_you_mean
 
 T = TypeVar("T")
 
-#: Packages whose import registers every built-in architecture and trainer.
-_BUILTIN_PACKAGES = ("ganzoo.models", "ganzoo.trainers")
+#: Packages whose import registers the built-in architectures and trainers.
+_MODELS_PACKAGE = "ganzoo.models"
+_TRAINERS_PACKAGE = "ganzoo.trainers"
 
 
 @dataclass(frozen=True)
@@ -45,15 +46,17 @@ class ModelEntry:
 
 _MODELS: dict[str, ModelEntry] = {}
 _TRAINERS: dict[str, type] = {}
-_builtins_loaded = False
 
 
-def _load_builtins() -> None:
-    global _builtins_loaded
-    if not _builtins_loaded:
-        _builtins_loaded = True
-        for package in _BUILTIN_PACKAGES:
-            importlib.import_module(package)
+def _load_builtins(trainers: bool = False) -> None:
+    """Import the built-in architectures (and, if asked, trainers) so they register.
+
+    Loading a model for sampling needs only the architectures, so trainers (and what
+    they import) stay out of that path.
+    """
+    importlib.import_module(_MODELS_PACKAGE)
+    if trainers:
+        importlib.import_module(_TRAINERS_PACKAGE)
 
 
 def register_model(
@@ -129,7 +132,7 @@ def list_models() -> list[str]:
 
 def list_trainers() -> list[str]:
     """Names of every registered trainer, sorted."""
-    _load_builtins()
+    _load_builtins(trainers=True)
     return sorted(_TRAINERS)
 
 

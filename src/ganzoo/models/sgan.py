@@ -89,7 +89,9 @@ class SGANGenerator(nn.Module):
         w, slope = config.width, config.leaky_slope
         self.start = config.image_size // 4
         self.width = w
-        self.project = nn.Sequential(nn.Linear(config.latent_dim, w * self.start**2), nn.LeakyReLU(slope))
+        self.project = nn.Sequential(
+            nn.Linear(config.latent_dim, w * self.start**2), nn.LeakyReLU(slope)
+        )
         self.body = nn.Sequential(
             nn.ConvTranspose2d(w, w, 4, stride=2, padding=1),
             nn.LeakyReLU(slope),

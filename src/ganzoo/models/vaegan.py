@@ -50,8 +50,12 @@ class VAEGANConfig:
     def discriminator_config(self) -> SGANConfig:
         """The SGAN config of the shared discriminator."""
         return SGANConfig(
-            width=self.width, num_classes=self.num_classes, dropout=self.dropout,
-            leaky_slope=self.leaky_slope, image_size=self.image_size, channels=self.channels,
+            width=self.width,
+            num_classes=self.num_classes,
+            dropout=self.dropout,
+            leaky_slope=self.leaky_slope,
+            image_size=self.image_size,
+            channels=self.channels,
             dataset=self.dataset,
         )
 

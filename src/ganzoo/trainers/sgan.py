@@ -46,8 +46,14 @@ class SGANTrainer(SemiSupervisedTrainer):
     recipes = {
         "report": SGANTrainConfig(),
         "best": SGANTrainConfig(
-            steps=6000, feature_matching=True, joint_d_update=True, augment_shift=2,
-            ema_decay=0.999, eval_every=500, sample_every=1000, lr=3e-4,
+            steps=6000,
+            feature_matching=True,
+            joint_d_update=True,
+            augment_shift=2,
+            ema_decay=0.999,
+            eval_every=500,
+            sample_every=1000,
+            lr=3e-4,
         ),
     }
 
@@ -86,7 +92,9 @@ class SGANTrainer(SemiSupervisedTrainer):
         metrics["g"] = self._generator_step(batch["x_real"], fake)
         return metrics
 
-    def _report_discriminator_steps(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def _report_discriminator_steps(
+        self, batch: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         d = self.model.discriminator
         c_loss = losses.classification_loss(d(batch["x_labeled"]), batch["y"])
         self.optimizer_step("c", c_loss)

@@ -97,6 +97,9 @@ class VAEGANTrainer(SemiSupervisedTrainer):
         self.optimizer_step("enc", self.config.kl_weight * kl + llike, retain_graph=True)
         self.optimizer_step("dec", self.config.gamma * llike + gan)
         return {
-            "c": c_loss.detach(), "d": d_loss.detach(), "kl": kl.detach(),
-            "llike": llike.detach(), "g": gan.detach(),
+            "c": c_loss.detach(),
+            "d": d_loss.detach(),
+            "kl": kl.detach(),
+            "llike": llike.detach(),
+            "g": gan.detach(),
         }

@@ -1,0 +1,111 @@
+"""One step of each MNIST-family trainer on tiny synthetic data, and the labeled subset."""
+
+import math
+
+import pytest
+import torch
+from mnist_fixtures import synthetic_digits
+
+from ganzoo import create_model, get_trainer
+from ganzoo.nn.augment import random_translate
+from ganzoo.trainers.launch import build_train_config
+
+CASES = [
+    ("sgan", "report", {}),
+    ("sgan", "best", {}),
+    ("cnn", "report", {}),
+    ("cnn", "best", {}),
+    ("vaegan", "report", {}),
+    ("vaegan", "features", {}),
+]
+
+
+def _trainer(arch, recipe, steps=1, **overrides):
+    torch.manual_seed(0)
+    cls = get_trainer(arch)
+    config = build_train_config(
+        cls,
+        recipe,
+        steps=steps,
+        device="cpu",
+        quiet=True,
+        labels=20,
+        labeled_batch=8,
+        batch_size=8,
+        sample_every=0,
+        eval_every=0,
+        log_every=1,
+        **overrides,
+    )
+    return cls(create_model(arch), synthetic_digits(), config, eval_data=synthetic_digits(1, 1))
+
+
+@pytest.mark.parametrize(("arch", "recipe", "extra"), CASES)
+def test_one_step_changes_weights_with_finite_losses(arch, recipe, extra):
+    trainer = _trainer(arch, recipe, **extra)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    result = trainer.fit()
+    assert result.metrics and all(math.isfinite(v) for v in result.metrics.values())
+    after = trainer.model.state_dict()
+    for prefix in {k.split(".")[0] for k in before}:
+        assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(prefix)), (
+            f"{arch}/{recipe}: {prefix} did not change"
+        )
+    assert 0.0 <= result.evaluation["test_accuracy"] <= 1.0
+
+
+def test_report_generator_update_leaves_the_discriminator_alone():
+    trainer = _trainer("sgan", "report")
+    batch = trainer.next_batch()
+    d_before = [p.clone() for p in trainer.model.discriminator.parameters()]
+    trainer._generator_step(batch["x_real"], trainer.fake(8))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(d_before, trainer.model.discriminator.parameters(), strict=True)
+    )
+
+
+def test_report_protocol_keeps_separate_adam_states_for_c_and_d():
+    trainer = _trainer("sgan", "report")
+    assert set(trainer.optimizers) == {"c", "d", "g"}
+    trainer.fit()
+    c_state = trainer.optimizers["c"].state
+    d_state = trainer.optimizers["d"].state
+    param = next(trainer.model.discriminator.parameters())
+    assert d_state[param]["step"] == 2 and c_state[param]["step"] == 1  # D: real, then fake
+
+
+def test_labeled_subset_in_the_trainer_is_balanced_and_reproducible():
+    a, b = _trainer("sgan", "report"), _trainer("sgan", "report")
+    assert torch.equal(a.labeled_data.images, b.labeled_data.images)
+    assert torch.bincount(a.labeled_data.labels, minlength=10).tolist() == [2] * 10
+    c = _trainer("sgan", "report", label_seed=1)
+    assert not torch.equal(a.labeled_data.images, c.labeled_data.images)
+
+
+def test_unlabeled_data_set_is_refused_with_a_clear_error():
+    from ganzoo import GanzooError
+    from ganzoo.data import ImageDataset
+
+    data = synthetic_digits()
+    unlabeled = ImageDataset(images=data.images, labels=None, name="x", num_classes=None)
+    with pytest.raises(GanzooError, match="has no labels"):
+        get_trainer("sgan")(create_model("sgan"), unlabeled, get_trainer("sgan").config_class())
+
+
+def test_vaegan_rejects_an_unknown_likelihood():
+    from ganzoo import GanzooError
+
+    with pytest.raises(GanzooError, match="likelihood must be"):
+        _trainer("vaegan", "report", likelihood="bits")
+
+
+def test_random_translate_shifts_whole_images_with_background_fill():
+    x = -torch.ones(64, 1, 8, 8)
+    x[:, :, 3, 3] = 1.0
+    out = random_translate(x, 2, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    assert (out == 1.0).flatten(1).sum(1).eq(1).all()  # the bright pixel survives, moved
+    positions = (out == 1.0).flatten(1).float().argmax(1)
+    assert positions.unique().numel() > 5
+    assert torch.equal(random_translate(x, 0), x)
