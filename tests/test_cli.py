@@ -283,9 +283,9 @@ def test_train_sgan_on_labeled_npz_then_eval_and_plots(tmp_path):
 
 def test_encode_vaegan_writes_mu_and_log_sigma(tmp_path):
     import torch
-    from mnist_fixtures import synthetic_digits
 
     from ganzoo import create_model
+    from mnist_fixtures import synthetic_digits
 
     torch.manual_seed(0)
     create_model("vaegan").save_pretrained(tmp_path / "vg")

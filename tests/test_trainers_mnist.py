@@ -4,11 +4,11 @@ import math
 
 import pytest
 import torch
-from mnist_fixtures import synthetic_digits
 
 from ganzoo import create_model, get_trainer
 from ganzoo.nn.augment import random_translate
 from ganzoo.trainers.launch import build_train_config
+from mnist_fixtures import synthetic_digits
 
 CASES = [
     ("sgan", "report", {}),

@@ -47,7 +47,10 @@ def discriminator_fake_loss(class_logits: torch.Tensor) -> torch.Tensor:
 
 
 def generator_loss(class_logits_fake: torch.Tensor) -> torch.Tensor:
-    """Non-saturating generator loss (Goodfellow et al. 2014): fakes labeled 1, ``mean(-log D(G(z)))``."""
+    """Non-saturating generator loss (Goodfellow et al. 2014): ``mean(-log D(G(z)))``.
+
+    The fakes are labeled 1 and D is not updated.
+    """
     return -log_d_real(class_logits_fake).mean()
 
 

@@ -31,6 +31,7 @@ class SGANConfig:
         image_size: image height and width.
         channels: image channels.
         dataset: the data set the model is meant for.
+
     """
 
     latent_dim: int = 100

@@ -32,6 +32,7 @@ class VAEGANConfig:
         image_size: image height and width.
         channels: image channels.
         dataset: the data set the model is meant for.
+
     """
 
     hidden: tuple[int, ...] = (64, 16, 8)

@@ -13,7 +13,7 @@ from ganzoo.trainers.semi import SemiSupervisedConfig, SemiSupervisedTrainer
 
 @dataclass
 class ClassifierTrainConfig(SemiSupervisedConfig):
-    """The report's protocol by default: Adam 2e-4, β1 0.5, batches of 50 labeled images, 600 steps."""
+    """Classifier options; defaults are the report's: Adam 2e-4, β1 0.5, 50 labels a step, 600 steps."""
 
     sample_every: int = 0
 

@@ -22,6 +22,7 @@ class SemiSupervisedConfig(TrainConfig):
         label_seed: seed of the subset choice (the same seed, the same images).
         labeled_batch: labeled images per step (the report's half batch: 50).
         augment_shift: random translation of labeled images, in pixels (0: none).
+
     """
 
     labels: int = 100

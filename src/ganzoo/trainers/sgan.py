@@ -22,6 +22,7 @@ class SGANTrainConfig(SemiSupervisedConfig):
             ``CE(labeled) + BCE(real) + BCE(fake)`` (Salimans et al.) instead of the report's
             three separate updates (C, D on real, D on fake), each with its own Adam.
         unsupervised_weight: weight of the real/fake loss in the joint update.
+
     """
 
     feature_matching: bool = False

@@ -21,6 +21,7 @@ class VAEGANTrainConfig(SemiSupervisedConfig):
             ``"features"`` (Larsen et al.: of the discriminator's last convolutional features).
         gamma: weight of the likelihood against the GAN loss in the decoder's loss.
         kl_weight: weight of the KL prior term in the encoder's loss.
+
     """
 
     likelihood: str = "pixel"
@@ -36,7 +37,9 @@ class VAEGANTrainConfig(SemiSupervisedConfig):
 
 @register_trainer("vaegan")
 class VAEGANTrainer(SemiSupervisedTrainer):
-    """One step: C on labeled images; D on real, reconstructed and prior-sampled images;
+    """VAE-GAN training with the SGAN's classifier head (Larsen et al. 2016; SPEC §3).
+
+    One step: C on labeled images; D on real, reconstructed and prior-sampled images;
     then the encoder on ``L_prior + L_llike`` and the decoder on ``γ·L_llike − L_GAN``
     (non-saturating), each network with its own Adam and only its own gradients.
     """
