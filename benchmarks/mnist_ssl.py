@@ -93,7 +93,7 @@ def summarise(runs: list[dict]) -> list[dict]:
 
 def markdown(summary: list[dict]) -> str:
     lines = [
-        "| method | labels | steps | test accuracy % (mean ± std, seeds) | report % | s/run | device |",
+        "| method | labels | steps | test accuracy % (mean ± std, seeds) | report % | s/run | device |",  # noqa: E501
         "|---|---|---|---|---|---|---|",
     ]
     for row in summary:

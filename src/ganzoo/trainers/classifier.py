@@ -13,7 +13,7 @@ from ganzoo.trainers.semi import SemiSupervisedConfig, SemiSupervisedTrainer
 
 @dataclass
 class ClassifierTrainConfig(SemiSupervisedConfig):
-    """Classifier options; defaults are the report's: Adam 2e-4, β1 0.5, 50 labels a step, 600 steps."""
+    """Classifier options; the defaults are the report's (Adam 2e-4, β1 0.5, 600 steps)."""
 
     sample_every: int = 0
 
