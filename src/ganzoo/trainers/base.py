@@ -43,6 +43,8 @@ class TrainConfig:
         seed: seeds weights, data order and noise.
         device: ``"cuda"``, ``"mps"``, ``"cpu"`` or ``None`` for the best available.
         precision: ``"fp32"`` or ``"bf16"`` (autocast).
+        channels_last: keep convolution weights in channels-last layout (faster convolutions
+            on CPU and CUDA; the numbers are the same).
         ema_decay: keep an exponential moving average of the generator (e.g. 0.999).
         log_every: steps between metric log lines (and NaN checks).
         sample_every: steps between sample grids (0: never).
@@ -62,6 +64,7 @@ class TrainConfig:
     seed: int = 0
     device: str | None = None
     precision: str = "fp32"
+    channels_last: bool = True
     ema_decay: float | None = None
     log_every: int = 50
     sample_every: int = 200
@@ -152,6 +155,8 @@ class Trainer:
         self.rank, self.world_size = distributed.init_distributed(self.device)
         torch.manual_seed(self.config.seed)
         self.model = model.to(self.device)
+        if self.config.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         distributed.broadcast_module(self.model)
         self.data = data
         self.eval_data = eval_data

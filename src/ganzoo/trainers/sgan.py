@@ -39,7 +39,8 @@ class SGANTrainer(SemiSupervisedTrainer):
     (label 0); update G on 100 fakes labeled 1 through the unchanged D. C and D share
     the backbone but, as in Keras, each has its own Adam (2e-4, β1 0.5).
 
-    ``best`` recipe: joint backbone update, feature matching, labeled-set translations,
+    ``best`` recipe: one joint backbone update on half batches (50 labeled, 50 real, 50
+    generated, the fakes reused for G), feature matching, labeled-set translations,
     weight EMA and a longer schedule.
     """
 
@@ -84,8 +85,8 @@ class SGANTrainer(SemiSupervisedTrainer):
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One C/D/G update (see the class docstring)."""
         if self.config.joint_d_update:
-            # One batch of fakes serves both updates: detached for D, then for G.
-            fake = self.fake(self.config.batch_size)
+            # One half batch of fakes serves both updates: detached for D, then for G.
+            fake = self.fake(self.unlabeled_batch_size())
             metrics = self._joint_discriminator_step(batch, fake.detach())
         else:
             metrics = self._report_discriminator_steps(batch)
