@@ -402,6 +402,7 @@ def train(
     if pictures and not quiet:
         typer.echo(f"pictures of the run: {out / 'plots'} and {out / 'samples'}", err=True)
     summary = {
+        "command": trainer.command,
         "out": str(result.out_dir),
         "pictures": pictures,
         "steps": result.steps,
@@ -410,6 +411,7 @@ def train(
         **{f"train/{k}": v for k, v in result.metrics.items()},
         **result.evaluation,
     }
+    (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     typer.echo(json.dumps(summary))
 
 
