@@ -201,3 +201,20 @@ def test_data_parallel_with_torchrun_keeps_ranks_in_sync(tmp_path):
     except subprocess.TimeoutExpired:
         pytest.fail("torchrun did not finish")
     assert "SAME_WEIGHTS True SAME_DATA False" in out.stdout, out.stdout + out.stderr[-2000:]
+
+
+def test_ema_warms_up_then_averages():
+    from torch import nn
+
+    from ganzoo.trainers.ema import EMA
+
+    net = nn.Linear(1, 1, bias=False)
+    nn.init.zeros_(net.weight)
+    ema = EMA(net, decay=0.999)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    ema.update()  # warm-up decay (1 + 1) / (10 + 1): mostly the new weights
+    assert ema.module.weight.item() == pytest.approx(1 - 2 / 11)
+    for _ in range(5000):
+        ema.update()
+    assert ema.module.weight.item() == pytest.approx(1.0, abs=1e-3)

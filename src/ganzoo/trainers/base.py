@@ -374,6 +374,7 @@ class Trainer:
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
             "generators": {k: g.get_state() for k, g in self.generators.items()},
             "torch_rng": torch.get_rng_state(),
+            "ema_updates": self.ema.num_updates if self.ema is not None else 0,
         }
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
@@ -424,6 +425,8 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         if "cuda_rng" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        if self.ema is not None:
+            self.ema.num_updates = int(state.get("ema_updates", self.step))
         self.step = int(state["step"])
         return self.step
 
