@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ganzoo.models.base import ZooModel, latent_noise
+from ganzoo.models.base import ZooModel
 from ganzoo.nn.init import keras_init_
 from ganzoo.registry import register_model
 
@@ -131,9 +131,7 @@ class SGAN(ZooModel):
         self, n: int, seed: int | None = None, device: str | torch.device | None = None
     ) -> torch.Tensor:
         """Draw ``n`` digits in [-1, 1], shape ``(n, 1, 28, 28)``."""
-        device = torch.device(device) if device is not None else self.device
-        z = latent_noise(n, self.config.latent_dim, seed, device)
-        return self.generator(z)
+        return self._generate_from_prior(n, seed, device)
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits ``(n, num_classes)`` for images in [-1, 1]."""

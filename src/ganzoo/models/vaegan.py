@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ganzoo.models.base import ZooModel, latent_noise
+from ganzoo.models.base import ZooModel
 from ganzoo.models.sgan import SGANConfig, SGANDiscriminator
 from ganzoo.nn.init import keras_init_
 from ganzoo.registry import register_model
@@ -142,8 +142,7 @@ class VAEGAN(ZooModel):
         self, n: int, seed: int | None = None, device: str | torch.device | None = None
     ) -> torch.Tensor:
         """Decode ``n`` codes drawn from the prior N(0, I)."""
-        device = torch.device(device) if device is not None else self.device
-        return self.decoder(latent_noise(n, self.config.latent_dim, seed, device))
+        return self._generate_from_prior(n, seed, device)
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits from the discriminator's classifier head."""

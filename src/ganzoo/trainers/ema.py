@@ -22,6 +22,7 @@ class EMA:
     Args:
         module: the network to follow.
         decay: averaging factor per update, e.g. 0.999.
+
     """
 
     def __init__(self, module: nn.Module, decay: float) -> None:
