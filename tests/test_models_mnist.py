@@ -89,3 +89,15 @@ def test_report_init_is_keras_glorot_with_zero_bias():
     bound = (6 / (fan_in + fan_out)) ** 0.5
     assert conv.weight.abs().max() <= bound and conv.weight.abs().max() > 0.9 * bound
     assert torch.count_nonzero(conv.bias) == 0
+
+
+def test_discriminator_noise_is_training_only_and_adds_no_parameters():
+    noisy = create_model("sgan", input_noise=0.3, hidden_noise=0.5)
+    plain = create_model("sgan")
+    assert keras_parameter_count(noisy.discriminator) == keras_parameter_count(plain.discriminator)
+    noisy.discriminator.load_state_dict(plain.discriminator.state_dict())
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    noisy.eval(), plain.eval()
+    assert torch.equal(noisy.classify(x), plain.classify(x))
+    noisy.train()
+    assert not torch.equal(noisy.discriminator.features(x), noisy.discriminator.features(x))

@@ -1,0 +1,58 @@
+"""The bundled checkpoints: complete, small, fp16, and loadable offline."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import ganzoo
+from ganzoo.catalog import get_pretrained_info, load_catalog
+
+BUNDLED = [name for name, info in load_catalog().items() if info.bundled]
+MNIST_FAMILY = ["cnn-mnist-100", "sgan-mnist-100", "vaegan-mnist-100"]
+
+
+def test_the_mnist_family_is_bundled_within_its_size_budget():
+    assert set(MNIST_FAMILY) <= set(BUNDLED)
+    folders = [get_pretrained_info(name).folder for name in MNIST_FAMILY]
+    size = sum(p.stat().st_size for folder in folders for p in folder.iterdir())
+    assert size <= 6 * 2**20
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_checkpoint_is_fp16_with_a_card_and_loads(name):
+    info = get_pretrained_info(name)
+    weights = load_file(str(info.folder / "model.safetensors"))
+    assert all(t.dtype == torch.float16 for t in weights.values() if t.is_floating_point())
+    card = (info.folder / "README.md").read_text()
+    assert "library_name: ganzoo" in card and info.command in card
+    for metric, value in info.metrics.items():
+        assert f"| {metric} | {value} |" in card
+    model = ganzoo.from_pretrained(name)
+    assert model.architecture == info.architecture
+    config = json.loads((info.folder / "config.json").read_text())
+    assert config["data"]["dataset"] == info.dataset
+    if model.can("sample"):
+        assert (info.folder / "samples.png").is_file()
+        images = model.sample(4, seed=0)
+        assert images.shape[0] == 4 and torch.isfinite(images).all()
+
+
+def test_sampling_path_imports_nothing_heavy(tmp_path):
+    ganzoo.create_model("sgan").save_pretrained(tmp_path / "sgan")
+    code = (
+        "import sys\n"
+        "from ganzoo.cli import main\n"
+        f"sys.argv = ['ganzoo', 'sample', {str(tmp_path / 'sgan')!r}, '-n', '4', '--out', "
+        f"{str(tmp_path / 'x.png')!r}, '--quiet']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "heavy = [m for m in ('torchvision', 'matplotlib', 'ganzoo.trainers', 'ganzoo.data')"
+        " if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "x.png").is_file()
