@@ -151,7 +151,7 @@ def info(
 ) -> None:
     """Show an architecture's presets, or a checkpoint's config, data contract and metrics."""
     from ganzoo.catalog import load_catalog
-    from ganzoo.registry import _MODELS, _load_builtins
+    from ganzoo.registry import _MODELS, _load_builtins, get_trainer, list_trainers
 
     _load_builtins()
     if name in _MODELS:
@@ -164,6 +164,10 @@ def info(
         report["default_preset"] = entry.default_preset
         report["presets"] = {k: dataclasses.asdict(v) for k, v in entry.presets.items()}
         report["parameters"] = keras_parameter_count(entry.cls(entry.presets[entry.default_preset]))
+        if name in list_trainers():
+            trainer_cls = get_trainer(name)
+            report["trainer"] = trainer_cls.__name__
+            report["recipes"] = {k: dataclasses.asdict(v) for k, v in trainer_cls.recipes.items()}
     else:
         if "/" not in name and name not in load_catalog() and not Path(name).exists():
             known = list(_MODELS) + list(load_catalog())
