@@ -12,6 +12,7 @@ from mnist_fixtures import synthetic_digits
 
 CASES = [
     ("sgan", "report", {}),
+    ("sgan", "fm", {}),
     ("sgan", "best", {}),
     ("cnn", "report", {}),
     ("cnn", "best", {}),
@@ -109,3 +110,10 @@ def test_random_translate_shifts_whole_images_with_background_fill():
     positions = (out == 1.0).flatten(1).float().argmax(1)
     assert positions.unique().numel() > 5
     assert torch.equal(random_translate(x, 0), x)
+
+
+def test_sgan_rejects_an_unknown_generator_loss():
+    from ganzoo import GanzooError
+
+    with pytest.raises(GanzooError, match="generator_loss must be"):
+        _trainer("sgan", "report", generator_loss="wasserstein")
