@@ -181,6 +181,14 @@ def test_train_then_resume_then_sample(tiny_npz, tmp_path):
     assert sampled.exit_code == 0
 
 
+def test_train_never_overwrites_an_earlier_run(tiny_npz, tmp_path):
+    args = ["train", "tiny", "--dataset", f"npz:{tiny_npz}", "--steps", 2, "--out", tmp_path / "r"]
+    assert invoke(*args, "--quiet").exit_code == 0
+    before = (tmp_path / "r" / "model.safetensors").read_bytes()
+    assert_one_line_error(invoke(*args, "--quiet"), "already holds a run", "--resume")
+    assert (tmp_path / "r" / "model.safetensors").read_bytes() == before
+
+
 def test_train_rejects_options_the_trainer_lacks(tiny_npz, tmp_path):
     assert_one_line_error(
         invoke(

@@ -91,6 +91,10 @@ def train(
         raise GanzooError(
             f"no checkpoint to resume from in {out_dir / 'checkpoint'}; drop --resume"
         )
+    if not resume and ckpt.find_checkpoint(out_dir / "checkpoint") is not None:
+        raise GanzooError(
+            f"{out_dir} already holds a run; pass --resume to continue it or choose another --out"
+        )
     if found is not None:
         from ganzoo.hub import read_hub_config
 
