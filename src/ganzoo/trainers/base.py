@@ -177,6 +177,7 @@ class Trainer:
         )
         self.callbacks = self._default_callbacks() + list(callbacks)
         self.last_metrics: dict[str, float] = {}
+        self._fit_start = time.perf_counter()
         self.last_evaluation: dict[str, float] = {}
         self._sums: dict[str, torch.Tensor] = {}
         self._count = 0
@@ -453,7 +454,14 @@ class Trainer:
                 metrics=metrics,
                 samples=samples,
                 command=self.command,
-                training={"steps": self.step, "seed": self.config.seed, "device": str(self.device)},
+                training={
+                    "steps": self.step,
+                    "seed": self.config.seed,
+                    "device": str(self.device),
+                    "wall time of the last fit (s)": round(
+                        time.perf_counter() - self._fit_start, 1
+                    ),
+                },
             )
 
     # ----------------------------------------------------------------- the loop
@@ -485,7 +493,7 @@ class Trainer:
         """
         if resume:
             self.load_checkpoint()
-        start = time.perf_counter()
+        start = self._fit_start = time.perf_counter()
         cfg = self.config
         self.model.train()
         self._emit("on_fit_start")
