@@ -19,7 +19,7 @@ import torch
 import ganzoo
 from ganzoo.catalog import CATALOG_FILE, PRETRAINED_DIR
 from ganzoo.data import load_dataset
-from ganzoo.hub import export_pretrained
+from ganzoo.hub import export_pretrained, load_folder, write_checkpoint
 from ganzoo.metrics import evaluate_model
 from ganzoo.sampling import save_grid
 
@@ -38,12 +38,14 @@ def main() -> None:
     summary = json.loads((args.run / "train_summary.json").read_text())
     train_config = json.loads((args.run / "checkpoint" / "train_config.json").read_text())
     dataset = model.data_contract()["dataset"]
+    folder = PRETRAINED_DIR / args.name
+    # Measure what ships: the fp16 weights, loaded back as `ganzoo eval` loads them.
+    write_checkpoint(model, folder, dtype=torch.float16)
+    model = load_folder(folder)
     test = load_dataset(dataset, "test", root=args.data_root)
     results = evaluate_model(model, test)
     metrics = {f"test_{k}": round(v, 6) for k, v in results.items()}
 
-    folder = PRETRAINED_DIR / args.name
-    folder.mkdir(parents=True, exist_ok=True)
     samples = None
     if model.can("sample"):
         with torch.no_grad():

@@ -53,6 +53,9 @@ def save_weights(
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     save_file(tensors, str(tmp), metadata={"format": "pt"})
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # safetensors writes 0600; give the usual file mode
     os.replace(tmp, path)
 
 
