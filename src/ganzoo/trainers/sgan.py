@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -58,28 +59,20 @@ class SGANTrainer(SemiSupervisedTrainer):
     """
 
     config_class = SGANTrainConfig
+    _fm = SGANTrainConfig(
+        steps=6000,
+        generator_loss="fm",
+        joint_d_update=True,
+        augment_shift=2,
+        ema_decay=0.999,
+        eval_every=500,
+        sample_every=1000,
+        lr=3e-4,
+    )
     recipes = {
         "report": SGANTrainConfig(),
-        "fm": SGANTrainConfig(
-            steps=6000,
-            generator_loss="fm",
-            joint_d_update=True,
-            augment_shift=2,
-            ema_decay=0.999,
-            eval_every=500,
-            sample_every=1000,
-            lr=3e-4,
-        ),
-        "hybrid": SGANTrainConfig(
-            steps=6000,
-            generator_loss="fm+ns",
-            joint_d_update=True,
-            augment_shift=2,
-            ema_decay=0.999,
-            eval_every=500,
-            sample_every=1000,
-            lr=3e-4,
-        ),
+        "fm": _fm,
+        "hybrid": dataclasses.replace(_fm, generator_loss="fm+ns"),
     }
     recipes["best"] = recipes["hybrid"]
 
