@@ -21,10 +21,10 @@ from ganzoo.data import (
     labeled_subset,
     load_dataset,
     read_idx,
-    to_uint8,
     to_unit_range,
 )
 from ganzoo.errors import GanzooError
+from ganzoo.sampling import to_uint8
 
 # --------------------------------------------------------------------------------------
 # helpers

@@ -50,7 +50,6 @@ __all__ = [
     "labeled_subset",
     "load_dataset",
     "read_idx",
-    "to_uint8",
     "to_unit_range",
 ]
 
@@ -221,22 +220,6 @@ def to_unit_range(images: torch.Tensor) -> torch.Tensor:
 
     """
     return images.to(torch.float32).div_(127.5).sub_(1.0)
-
-
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """Convert images in ``[-1, 1]`` to ``uint8`` (0..255) for saving.
-
-    Values outside ``[-1, 1]`` are clamped; the result is rounded to the nearest level,
-    so ``to_uint8(to_unit_range(u))`` equals ``u``.
-
-    Args:
-        x: Floating-point tensor of any shape (gradients are not tracked).
-
-    Returns:
-        A ``uint8`` tensor of the same shape and device.
-
-    """
-    return x.detach().clamp(-1.0, 1.0).add(1.0).mul_(127.5).round_().to(torch.uint8)
 
 
 # --------------------------------------------------------------------------------------
