@@ -217,14 +217,11 @@ class Trainer:
 
     def sample_images(self, n: int, seed: int = 0) -> torch.Tensor | None:
         """Images for sample grids, from the EMA weights when there are some."""
-        sample = getattr(self.model, "sample", None)
-        if sample is None:
+        can = getattr(self.model, "can", None)
+        if not hasattr(self.model, "sample") or (can is not None and not can("sample")):
             return None
         with self.ema_weights(), torch.no_grad():
-            try:
-                return self.model.sample(n, seed=seed, device=self.device)
-            except GanzooError:
-                return None
+            return self.model.sample(n, seed=seed, device=self.device)
 
     # ----------------------------------------------------------------- helpers
     def make_generator(self, name: str) -> torch.Generator:

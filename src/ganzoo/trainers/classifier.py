@@ -27,14 +27,11 @@ class ClassifierTrainer(SemiSupervisedTrainer):
     """
 
     config_class = ClassifierTrainConfig
+    uses_unlabeled = False
     recipes = {
         "report": ClassifierTrainConfig(),
         "best": ClassifierTrainConfig(steps=3000, augment_shift=2, ema_decay=0.995, eval_every=500),
     }
-
-    def unlabeled_batch_size(self) -> int:
-        """The baseline uses no unlabeled data; keep the batcher minimal."""
-        return 1
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """One Adam over the classifier."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -44,6 +45,9 @@ class SemiSupervisedTrainer(Trainer):
     """Base of the SGAN, CNN and VAE-GAN trainers: labeled batches and test accuracy."""
 
     config: SemiSupervisedConfig
+    #: Whether the trainer draws unlabeled images (the CNN baseline does not, so the
+    #: full training set is not copied to the device for it).
+    uses_unlabeled: ClassVar[bool] = True
 
     def setup(self) -> None:
         """Pick the labeled subset and put labeled and unlabeled data on the device."""
@@ -53,7 +57,8 @@ class SemiSupervisedTrainer(Trainer):
         self.labeled_data = self.data.subset(index)
         self.labeled = self.make_batcher(self.labeled_data, self.config.labeled_batch, "labeled")
         self.augment_rng = self.make_generator("augment")
-        self.batches = self.make_batcher(self.data, self.unlabeled_batch_size(), "unlabeled")
+        if self.uses_unlabeled:
+            self.batches = self.make_batcher(self.data, self.unlabeled_batch_size(), "unlabeled")
 
     def unlabeled_batch_size(self) -> int:
         """Unlabeled (real) images per step."""
