@@ -6,15 +6,24 @@ accuracy, mean ± std over seeds, beside the course report's numbers (SPEC, 600 
     GANZOO_DATA=../shared/data python benchmarks/mnist_ssl.py                  # everything
     python benchmarks/mnist_ssl.py --methods cnn-report,sgan-best --labels 100 --seeds 0,1,2
     python benchmarks/mnist_ssl.py --steps 200 --labels 100 --seeds 0          # a quick look
+    python benchmarks/mnist_ssl.py --workers 12 --jsonl runs.jsonl --device cuda  # one GPU
 
-Each method is ``<architecture>-<recipe>`` (recipes: ``ganzoo info`` / the trainers).
+Each method is ``<architecture>-<recipe>`` (recipes: ``ganzoo info`` / the trainers),
+optionally with trainer fields in brackets for ablations, e.g.
+``sgan-best[unsupervised_weight=0]``. ``--steps`` is one number for every method or
+``method=steps`` pairs. With ``--workers`` the runs go to that many processes sharing the
+device (small networks leave a GPU mostly idle in one process); ``--jsonl`` appends each
+finished run at once, so a cut-off benchmark keeps what it did.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -35,8 +44,32 @@ REPORT = {
 METHODS = ["cnn-report", "cnn-best", "sgan-report", "sgan-best", "vaegan-report", "vaegan-best"]
 
 
+def parse_method(method: str) -> tuple[str, str, dict]:
+    """``"sgan-best[unsupervised_weight=0]"`` → ``("sgan", "best", {"unsupervised_weight": 0})``."""
+    match = re.fullmatch(r"([a-z0-9]+)-([a-z0-9_+-]+?)(?:\[(.*)\])?", method)
+    if match is None:
+        raise SystemExit(f"error: method '{method}' is not <architecture>-<recipe>[key=value,...]")
+    arch, recipe, extra = match.groups()
+    fields = {}
+    for pair in filter(None, (extra or "").split(";")):
+        key, value = pair.split("=", 1)
+        try:
+            fields[key] = json.loads(value)
+        except json.JSONDecodeError:
+            fields[key] = value
+    return arch, recipe, fields
+
+
+def steps_for(method: str, steps: dict[str, int] | int | None) -> int | None:
+    """The step override of a method (``None``: the recipe's own)."""
+    if isinstance(steps, dict):
+        return steps.get(method)
+    return steps
+
+
 def run_one(method: str, labels: int, seed: int, args: argparse.Namespace, train, test) -> dict:
-    arch, recipe = method.split("-", 1)
+    """Train one method on one labeled subset and measure its test accuracy."""
+    arch, recipe, fields = parse_method(method)
     trainer_cls = get_trainer(arch)
     overrides = {
         "labels": labels,
@@ -46,11 +79,17 @@ def run_one(method: str, labels: int, seed: int, args: argparse.Namespace, train
         "quiet": True,
         "sample_every": 0,
         "eval_every": 0,
+        **fields,
     }
-    if args.steps:
-        overrides["steps"] = args.steps
+    steps = steps_for(method, args.steps)
+    if steps:
+        overrides["steps"] = steps
     if args.precision:
         overrides["precision"] = args.precision
+    limits = [args.max_seconds, args.stop_at - time.time() if args.stop_at else None]
+    limits = [limit for limit in limits if limit]
+    if limits:
+        overrides["max_seconds"] = max(1.0, min(limits))
     config = build_train_config(trainer_cls, recipe, **overrides)
     torch.manual_seed(seed)
     trainer = trainer_cls(create_model(arch), train, config, eval_data=test)
@@ -62,15 +101,78 @@ def run_one(method: str, labels: int, seed: int, args: argparse.Namespace, train
         "labels": labels,
         "seed": seed,
         "steps": result.steps,
+        "planned_steps": config.steps,
         "test_accuracy": result.evaluation["test_accuracy"],
         "seconds": round(seconds, 2),
         "device": str(trainer.device),
     }
 
 
+#: Rough cost of one step, relative to the CNN's, for ordering the runs.
+STEP_COST = {"cnn": 1, "vaegan": 2, "sgan": 4}
+
+
+def planned_cost(method: str, steps: dict[str, int] | int | None) -> int:
+    """Steps times the cost of a step: longest runs go first."""
+    arch, recipe, fields = parse_method(method)
+    planned = steps_for(method, steps)
+    if planned is None:
+        planned = build_train_config(get_trainer(arch), recipe, **fields).steps
+    return planned * STEP_COST.get(arch, 1)
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(args: argparse.Namespace) -> None:
+    torch.set_num_threads(1)
+    _WORKER["args"] = args
+    _WORKER["train"] = load_dataset("mnist", "train", root=args.data_root)
+    _WORKER["test"] = load_dataset("mnist", "test", root=args.data_root)
+
+
+def _run_job(job: tuple[str, int, int]) -> dict:
+    args = _WORKER["args"]
+    if args.stop_at and time.time() > args.stop_at - 10:
+        method, labels, seed = job
+        return {"method": method, "labels": labels, "seed": seed, "error": "skipped: deadline"}
+    try:
+        return run_one(*job, _WORKER["args"], _WORKER["train"], _WORKER["test"])
+    except Exception as error:  # noqa: BLE001 - one failed run must not lose the others
+        method, labels, seed = job
+        return {"method": method, "labels": labels, "seed": seed, "error": repr(error)}
+
+
+def run_all(jobs: list[tuple[str, int, int]], args: argparse.Namespace) -> list[dict]:
+    """Run every job, in ``args.workers`` processes or in this one; stream them to jsonl."""
+    sink = open(args.jsonl, "a") if args.jsonl else None  # noqa: SIM115
+    runs = []
+
+    def keep(run: dict) -> None:
+        runs.append(run)
+        line = json.dumps(run)
+        print(line, file=sys.stderr, flush=True)
+        if sink is not None:
+            sink.write(line + "\n")
+            sink.flush()
+
+    if args.workers > 1:
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(args.workers, _init_worker, (args,), maxtasksperchild=None) as pool:
+            for run in pool.imap_unordered(_run_job, jobs):
+                keep(run)
+    else:
+        _init_worker(args)
+        for job in jobs:
+            keep(_run_job(job))
+    if sink is not None:
+        sink.close()
+    return runs
+
+
 def summarise(runs: list[dict]) -> list[dict]:
     rows = {}
-    for run in runs:
+    for run in (r for r in runs if "error" not in r):
         rows.setdefault((run["method"], run["labels"]), []).append(run)
     summary = []
     for (method, labels), group in sorted(rows.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
@@ -80,10 +182,12 @@ def summarise(runs: list[dict]) -> list[dict]:
                 "method": method,
                 "labels": labels,
                 "seeds": len(group),
-                "steps": group[0]["steps"],
+                "steps": min(r["steps"] for r in group),
                 "mean": statistics.mean(accs),
                 "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
-                "report": REPORT[method.split("-")[0]].get(labels),
+                "report": REPORT[method.split("-")[0]].get(labels)
+                if method.endswith("-report")
+                else None,
                 "seconds_per_run": statistics.mean(r["seconds"] for r in group),
                 "device": group[0]["device"],
             }
@@ -113,20 +217,41 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--labels", default="25,50,100,1000")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--steps", type=int, default=None, help="override every recipe's steps")
+    parser.add_argument(
+        "--steps", default=None, help="steps of every method, or method=steps pairs (a,b)"
+    )
     parser.add_argument("--device", default=None)
     parser.add_argument("--precision", default=None, choices=[None, "fp32", "bf16"])
+    parser.add_argument("--max-seconds", type=float, default=None, help="wall limit per run")
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=None,
+        help="wall seconds for everything: later runs are cut short or skipped",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="processes sharing the device")
+    parser.add_argument("--jsonl", default=None, help="append each finished run to this file")
     parser.add_argument("--data-root", default=None)
     args = parser.parse_args()
+    args.stop_at = time.time() + args.deadline if args.deadline else None
+    if args.steps and "=" in args.steps:
+        args.steps = {k: int(v) for k, v in (p.rsplit("=", 1) for p in args.steps.split(","))}
+    elif args.steps:
+        args.steps = int(args.steps)
     args.device = str(select_device(args.device))
-    train = load_dataset("mnist", "train", root=args.data_root)
-    test = load_dataset("mnist", "test", root=args.data_root)
-    runs = []
-    for method in args.methods.split(","):
-        for labels in (int(x) for x in args.labels.split(",")):
-            for seed in (int(x) for x in args.seeds.split(",")):
-                runs.append(run_one(method, labels, seed, args, train, test))
-                print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+    methods = args.methods.split(",")
+    for method in methods:
+        get_trainer(parse_method(method)[0])
+    jobs = [
+        (method, int(labels), int(seed))
+        for method in methods
+        for labels in args.labels.split(",")
+        for seed in args.seeds.split(",")
+    ]
+    # Longest first, so the pool does not end waiting on one long run.
+    jobs.sort(key=lambda job: -planned_cost(job[0], args.steps))
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    runs = run_all(jobs, args)
     summary = summarise(runs)
     gpu = torch.cuda.get_device_name() if args.device.startswith("cuda") else None
     print(
@@ -136,6 +261,8 @@ def main() -> None:
                 "torch": torch.__version__,
                 "gpu": gpu,
                 "threads": torch.get_num_threads(),
+                "workers": args.workers,
+                "argv": sys.argv[1:],
                 "runs": runs,
                 "summary": summary,
             },

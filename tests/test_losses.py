@@ -111,3 +111,24 @@ def test_reparameterize_uses_the_generator():
     a = losses.reparameterize(mu, log_sigma, torch.Generator().manual_seed(5))
     b = losses.reparameterize(mu, log_sigma, torch.Generator().manual_seed(5))
     assert torch.equal(a, b) and a.std() > 0
+
+
+def test_pseudo_labels_use_only_confident_teacher_predictions():
+    teacher = torch.tensor([[10.0, 0.0, 0.0], [0.2, 0.1, 0.0]], requires_grad=True)
+    student = torch.tensor([[0.0, 3.0, 0.0], [0.0, 0.0, 5.0]], requires_grad=True)
+    loss, confident = losses.pseudo_label_loss(student, teacher, threshold=0.95)
+    assert confident.item() == 0.5  # only the first image's teacher is confident
+    expected = F.cross_entropy(student[:1], torch.tensor([0])) / 2  # averaged over both
+    assert torch.allclose(loss, expected)
+    loss.backward()
+    assert teacher.grad is None  # no gradient into the teacher
+    assert student.grad[1].abs().sum() == 0  # the unconfident image contributes nothing
+
+
+def test_pseudo_labels_are_stable_for_huge_logits():
+    teacher = torch.tensor([[1e4, -1e4, 0.0]])
+    student = torch.tensor([[-1e4, 1e4, 0.0]], requires_grad=True)
+    loss, confident = losses.pseudo_label_loss(student, teacher, threshold=0.95)
+    assert confident.item() == 1.0 and torch.isfinite(loss)
+    loss.backward()
+    assert torch.isfinite(student.grad).all()

@@ -218,3 +218,25 @@ def test_ema_warms_up_then_averages():
     for _ in range(5000):
         ema.update()
     assert ema.module.weight.item() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_linear_lr_decay_holds_then_reaches_zero(tiny_data):
+    trainer = _trainer(tiny_data, steps=10, lr_decay_start=0.5)
+    seen = []
+
+    class Watch(Callback):
+        def on_step_end(self, trainer, step):
+            seen.append(trainer.optimizers["g"].param_groups[0]["lr"])
+
+    trainer.callbacks.append(Watch())
+    trainer.fit()
+    lr = trainer.config.lr
+    assert seen[:4] == [lr] * 4  # constant over the first half
+    assert seen[-1] == 0.0 and all(a >= b for a, b in zip(seen, seen[1:], strict=False))
+
+
+def test_max_seconds_stops_early_and_still_evaluates(tiny_data):
+    trainer = _trainer(tiny_data, steps=10_000_000, max_seconds=0.3)
+    result = trainer.fit()
+    assert 0 < result.steps < 10_000_000
+    assert result.seconds < 10

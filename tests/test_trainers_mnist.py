@@ -6,13 +6,14 @@ import pytest
 import torch
 
 from ganzoo import create_model, get_trainer
-from ganzoo.nn.augment import random_translate
+from ganzoo.nn.augment import random_affine, random_erase, random_translate
 from ganzoo.trainers.launch import build_train_config
 from mnist_fixtures import synthetic_digits
 
 CASES = [
     ("sgan", "report", {}),
     ("sgan", "fm", {}),
+    ("sgan", "hybrid", {}),
     ("sgan", "best", {}),
     ("cnn", "report", {}),
     ("cnn", "best", {}),
@@ -117,3 +118,42 @@ def test_sgan_rejects_an_unknown_generator_loss():
 
     with pytest.raises(GanzooError, match="generator_loss must be"):
         _trainer("sgan", "report", generator_loss="wasserstein")
+
+
+def test_best_sgan_recipe_trains_with_pseudo_labels_on_unlabeled_images():
+    trainer = _trainer("sgan", "best", steps=2, consistency_threshold=0.05)
+    result = trainer.fit()
+    assert trainer.config.consistency_weight > 0
+    # With a threshold of 5% nearly every unlabeled image gets a pseudo-label.
+    assert result.metrics["confident"] > 0.5
+    assert result.metrics["consistency"] > 0
+
+
+def test_consistency_needs_the_joint_update():
+    from ganzoo import GanzooError
+
+    with pytest.raises(GanzooError, match="needs joint_d_update"):
+        _trainer("sgan", "report", consistency_weight=1.0)
+
+
+def test_random_affine_identity_and_background_fill():
+    x = torch.rand(4, 1, 12, 12) * 2 - 1
+    same = random_affine(x, 0.0, (1.0, 1.0), 0.0)
+    assert torch.allclose(same, x, atol=1e-5)
+    background = -torch.ones(16, 1, 12, 12)
+    moved = random_affine(background, 30.0, (0.8, 1.2), 3.0, torch.Generator().manual_seed(0))
+    assert torch.allclose(moved, background, atol=1e-5)  # uncovered pixels are background
+    digit = -torch.ones(16, 1, 12, 12)
+    digit[:, :, 4:8, 5:7] = 1.0
+    turned = random_affine(digit, 30.0, (0.8, 1.2), 3.0, torch.Generator().manual_seed(0))
+    assert not torch.allclose(turned, digit)
+    assert turned.min() >= -1 - 1e-5 and turned.max() <= 1 + 1e-5
+
+
+def test_random_erase_blanks_one_square_of_the_given_side():
+    x = torch.ones(200, 1, 28, 28)
+    out = random_erase(x, 10, torch.Generator().manual_seed(0))
+    erased = (out == -1.0).flatten(1).sum(1)
+    assert erased.max() == 100  # a whole 10x10 square when it lies inside the image
+    assert erased.min() > 0 and (erased <= 100).all()
+    assert torch.equal(random_erase(x, 0), x)

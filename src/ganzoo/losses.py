@@ -7,6 +7,8 @@ no softmax before a cross-entropy.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -68,6 +70,28 @@ def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tens
     real_mean = real_features.detach().float().mean(dim=0)
     fake_mean = fake_features.float().mean(dim=0)
     return (real_mean - fake_mean).pow(2).mean()
+
+
+def pseudo_label_loss(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, threshold: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Confidence-masked pseudo-labels (FixMatch, Sohn et al. 2020) on raw logits.
+
+    The teacher's arg-max class is the target of the student's cross-entropy wherever the
+    teacher's softmax probability reaches ``threshold``; other images contribute zero.
+    The loss is averaged over all images (masked ones included), as in FixMatch. No
+    gradient reaches the teacher.
+
+    Returns:
+        ``(loss, fraction of images above the threshold)``.
+
+    """
+    with torch.no_grad():
+        log_p = torch.log_softmax(teacher_logits.float(), dim=1)
+        confidence, target = log_p.max(dim=1)
+        mask = (confidence >= math.log(threshold)).float()
+    per_image = F.cross_entropy(student_logits.float(), target, reduction="none")
+    return (per_image * mask).mean(), mask.mean()
 
 
 # ------------------------------------------------------------------ VAE

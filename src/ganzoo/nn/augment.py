@@ -25,3 +25,56 @@ def random_translate(
     cols = torch.arange(w, device=x.device).view(1, 1, w) + dx
     index = torch.arange(n, device=x.device).view(n, 1, 1)
     return padded[index, :, rows, cols].permute(0, 3, 1, 2).contiguous()
+
+
+def random_affine(
+    x: torch.Tensor,
+    degrees: float,
+    scale: tuple[float, float] = (1.0, 1.0),
+    max_shift: float = 0.0,
+    generator: torch.Generator | None = None,
+    fill: float = -1.0,
+) -> torch.Tensor:
+    """Rotate by ``±degrees``, scale by a factor in ``scale`` and shift by ``±max_shift`` px.
+
+    One ``affine_grid`` + bilinear ``grid_sample`` for the whole batch; uncovered pixels
+    get ``fill``.
+    """
+    n, _, h, w = x.shape
+    device = x.device
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        u = torch.rand(n, generator=generator, device=device)
+        return low + (high - low) * u
+
+    angle = uniform(-degrees, degrees) * (torch.pi / 180.0)
+    factor = uniform(*scale)
+    shift_x = uniform(-max_shift, max_shift) * (2.0 / w)
+    shift_y = uniform(-max_shift, max_shift) * (2.0 / h)
+    cos, sin = torch.cos(angle) / factor, torch.sin(angle) / factor
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift_x], 1), torch.stack([sin, cos, shift_y], 1)], 1
+    ).to(x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    # grid_sample pads with zeros: sample x - fill so the padding lands on ``fill``.
+    moved = F.grid_sample(x - fill, grid, mode="bilinear", align_corners=False)
+    return moved + fill
+
+
+def random_erase(
+    x: torch.Tensor, size: int, generator: torch.Generator | None = None, fill: float = -1.0
+) -> torch.Tensor:
+    """Cutout: set one random ``size``×``size`` square of each image to ``fill``.
+
+    The square's centre is uniform over the image, so it may be clipped at the border.
+    """
+    if size <= 0:
+        return x
+    n, _, h, w = x.shape
+    cy = torch.randint(0, h, (n, 1, 1), generator=generator, device=x.device)
+    cx = torch.randint(0, w, (n, 1, 1), generator=generator, device=x.device)
+    rows = torch.arange(h, device=x.device).view(1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, w)
+    top, left = cy - size // 2, cx - size // 2
+    inside = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
+    return torch.where(inside.unsqueeze(1), torch.full_like(x, fill), x)

@@ -46,6 +46,10 @@ class TrainConfig:
         channels_last: keep convolution weights in channels-last layout (faster convolutions
             on CPU and CUDA; the numbers are the same).
         ema_decay: keep an exponential moving average of the generator (e.g. 0.999).
+        lr_decay_start: fraction of ``steps`` after which every learning rate decays
+            linearly to zero at the last step (1.0: constant learning rates).
+        max_seconds: stop early, evaluate and export once training has run this many
+            seconds (``None``: no limit); the result reports the steps actually done.
         log_every: steps between metric log lines (and NaN checks).
         sample_every: steps between sample grids (0: never).
         eval_every: steps between evaluations (0: only at the end).
@@ -66,6 +70,8 @@ class TrainConfig:
     precision: str = "fp32"
     channels_last: bool = True
     ema_decay: float | None = None
+    lr_decay_start: float = 1.0
+    max_seconds: float | None = None
     log_every: int = 50
     sample_every: int = 200
     eval_every: int = 0
@@ -91,6 +97,10 @@ class TrainConfig:
             raise GanzooError(f"precision must be 'fp32' or 'bf16', got '{self.precision}'")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise GanzooError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+        if not 0.0 <= self.lr_decay_start <= 1.0:
+            raise GanzooError(f"lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise GanzooError(f"max_seconds must be positive, got {self.max_seconds}")
         if self.log_every < 1:
             raise GanzooError(f"log_every must be at least 1, got {self.log_every}")
 
@@ -192,8 +202,24 @@ class Trainer:
         raise NotImplementedError
 
     def configure_schedulers(self) -> dict[str, Any]:
-        """Return learning-rate schedulers by name (default: none)."""
-        return {}
+        """Return learning-rate schedulers by name.
+
+        Default: none, or with ``lr_decay_start < 1`` a linear decay to zero of every
+        optimiser over the last part of the run (Salimans et al.'s schedule).
+        """
+        start = self.config.lr_decay_start
+        if start >= 1.0:
+            return {}
+        total = self.config.steps
+        first = int(start * total)
+
+        def factor(step: int) -> float:
+            return 1.0 if step < first else max(0.0, (total - step) / max(1, total - first))
+
+        return {
+            name: torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+            for name, optimizer in self.optimizers.items()
+        }
 
     def next_batch(self) -> Any:
         """Draw the next training batch (default: images and labels from ``data``)."""
@@ -477,6 +503,10 @@ class Trainer:
             transient=False,
         )
 
+    def _out_of_time(self, start: float) -> bool:
+        limit = self.config.max_seconds
+        return limit is not None and time.perf_counter() - start >= limit
+
     def fit(self, resume: bool = False) -> TrainResult:
         """Train to ``config.steps``; with ``resume`` continue from ``<out>/checkpoint``.
 
@@ -498,7 +528,7 @@ class Trainer:
             task = progress.add_task(
                 type(self).__name__, total=cfg.steps, completed=self.step, info=""
             )
-            while self.step < cfg.steps:
+            while self.step < cfg.steps and not self._out_of_time(start):
                 with self.autocast():
                     metrics = self.train_step(self.next_batch())
                 for scheduler in self.schedulers.values():

@@ -9,6 +9,7 @@ import torch
 
 from ganzoo import losses
 from ganzoo.errors import GanzooError
+from ganzoo.nn.augment import random_affine, random_erase, random_translate
 from ganzoo.registry import register_trainer
 from ganzoo.trainers.semi import SemiSupervisedConfig, SemiSupervisedTrainer
 
@@ -26,12 +27,28 @@ class SGANTrainConfig(SemiSupervisedConfig):
             ``CE(labeled) + BCE(real) + BCE(fake)`` (Salimans et al.) instead of the report's
             three separate updates (C, D on real, D on fake), each with its own Adam.
         unsupervised_weight: weight of the real/fake loss in the joint update.
+        consistency_weight: weight of a confidence-masked pseudo-label loss on the
+            unlabeled real images (FixMatch, Sohn et al. 2020): the classifier's confident
+            prediction on a weakly augmented view (±``augment_shift`` px) is the target
+            on a strongly augmented view (rotation, scaling, shift, cutout). 0: off (the
+            report). Needs ``joint_d_update``.
+        consistency_threshold: softmax confidence a pseudo-label needs.
+        strong_degrees: rotation range of the strong view, in degrees.
+        strong_scale: scaling range of the strong view is ``1 ± strong_scale``.
+        strong_shift: shift range of the strong view, in pixels.
+        strong_cutout: side of the square erased from the strong view (0: none).
 
     """
 
     generator_loss: str = "ns"
     joint_d_update: bool = False
     unsupervised_weight: float = 1.0
+    consistency_weight: float = 0.0
+    consistency_threshold: float = 0.95
+    strong_degrees: float = 15.0
+    strong_scale: float = 0.15
+    strong_shift: float = 3.0
+    strong_cutout: int = 10
 
     def validate(self) -> None:
         """Check the generator loss choice too."""
@@ -39,6 +56,16 @@ class SGANTrainConfig(SemiSupervisedConfig):
         if self.generator_loss not in ("ns", "fm", "fm+ns"):
             raise GanzooError(
                 f"generator_loss must be 'ns', 'fm' or 'fm+ns', got '{self.generator_loss}'"
+            )
+        if self.consistency_weight < 0:
+            raise GanzooError(f"consistency_weight must be >= 0, got {self.consistency_weight}")
+        if self.consistency_weight > 0 and not self.joint_d_update:
+            raise GanzooError(
+                "consistency_weight needs joint_d_update=true (the report's protocol has none)"
+            )
+        if not 0.0 < self.consistency_threshold <= 1.0:
+            raise GanzooError(
+                f"consistency_threshold must be in (0, 1], got {self.consistency_threshold}"
             )
 
 
@@ -55,7 +82,9 @@ class SGANTrainer(SemiSupervisedTrainer):
     labeled, 50 real, 50 generated, the fakes reused for G), feature matching for G,
     ±2-pixel translations of the labeled images, an EMA of all weights and a longer
     schedule. ``hybrid`` is the same with G on feature matching plus the non-saturating
-    loss, which keeps the samples recognisable; ``best`` is ``hybrid``.
+    loss, which keeps the samples recognisable. ``consistency`` adds FixMatch's
+    pseudo-label loss on the unlabeled images and a linear learning-rate decay over the
+    second half; ``best`` is ``consistency``.
     """
 
     config_class = SGANTrainConfig
@@ -74,7 +103,10 @@ class SGANTrainer(SemiSupervisedTrainer):
         "fm": _fm,
         "hybrid": dataclasses.replace(_fm, generator_loss="fm+ns"),
     }
-    recipes["best"] = recipes["hybrid"]
+    recipes["consistency"] = dataclasses.replace(
+        recipes["hybrid"], consistency_weight=1.0, lr_decay_start=0.5
+    )
+    recipes["best"] = recipes["consistency"]
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Adam for G and for the backbone (two, C and D, under the report's protocol)."""
@@ -128,13 +160,40 @@ class SGANTrainer(SemiSupervisedTrainer):
     def _joint_discriminator_step(
         self, batch: dict[str, torch.Tensor], fake: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        d = self.model.discriminator
-        c_loss = losses.classification_loss(d(batch["x_labeled"]), batch["y"])
-        real_loss = losses.discriminator_real_loss(d(batch["x_real"]))
-        fake_loss = losses.discriminator_fake_loss(d(fake))
-        total = c_loss + self.config.unsupervised_weight * (real_loss + fake_loss)
+        d, cfg = self.model.discriminator, self.config
+        parts = [batch["x_labeled"], batch["x_real"], fake]
+        if cfg.consistency_weight > 0:
+            parts.append(self._strong_view(batch["x_real"]))
+        # No batch statistics in D, so one forward over all parts equals one per part
+        # (and launches a quarter of the kernels).
+        logits = d(torch.cat(parts)).split([p.shape[0] for p in parts])
+        c_loss = losses.classification_loss(logits[0], batch["y"])
+        real_loss = losses.discriminator_real_loss(logits[1])
+        fake_loss = losses.discriminator_fake_loss(logits[2])
+        total = c_loss + cfg.unsupervised_weight * (real_loss + fake_loss)
+        metrics = {"c": c_loss.detach(), "d_real": real_loss.detach(), "d_fake": fake_loss.detach()}
+        if cfg.consistency_weight > 0:
+            with torch.no_grad():
+                weak = random_translate(batch["x_real"], cfg.augment_shift, self.augment_rng)
+                teacher = d.head(d.features(weak))  # no dropout on the teacher
+            consistency, confident = losses.pseudo_label_loss(
+                logits[3], teacher, cfg.consistency_threshold
+            )
+            total = total + cfg.consistency_weight * consistency
+            metrics.update(consistency=consistency.detach(), confident=confident)
         self.optimizer_step("d", total)
-        return {"c": c_loss.detach(), "d_real": real_loss.detach(), "d_fake": fake_loss.detach()}
+        return metrics
+
+    def _strong_view(self, x: torch.Tensor) -> torch.Tensor:
+        cfg = self.config
+        x = random_affine(
+            x,
+            cfg.strong_degrees,
+            (1.0 - cfg.strong_scale, 1.0 + cfg.strong_scale),
+            cfg.strong_shift,
+            self.augment_rng,
+        )
+        return random_erase(x, cfg.strong_cutout, self.augment_rng)
 
     def _generator_step(self, x_real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         d = self.model.discriminator
