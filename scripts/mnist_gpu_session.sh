@@ -15,7 +15,7 @@ DEVICE=${DEVICE:-cuda}
 OUT=${OUT:-/tmp/ganzoo-out}
 BUDGET=${BUDGET:-30}            # wall seconds each training run may take
 SGAN_STEPS=${SGAN_STEPS:-6000}  # steps of the best-recipe SGAN runs
-VAEGAN_LABELS=${VAEGAN_LABELS:-25,50,100,1000}
+VAEGAN_LABELS=${VAEGAN_LABELS:-100}
 export PYTHONPATH=$PWD/src GANZOO_DATA=${GANZOO_DATA:-$PWD/devdata} OMP_NUM_THREADS=1
 WORK=/tmp/ganzoo-work
 rm -rf "$WORK" && mkdir -p "$WORK/runs" "$OUT"
@@ -57,7 +57,7 @@ else
   bench ablations --methods "sgan-hybrid,sgan-best[unsupervised_weight=0]" --labels 100 \
     --seeds 0 --workers 2 --steps "$SGAN_STEPS"
   bench report --methods sgan-report,vaegan-report --labels 25,50,100,1000 --seeds 0,1,2 \
-    --workers 2
+    --workers 3
   bench vaegan-best --methods vaegan-best --labels "$VAEGAN_LABELS" --seeds 0,1,2 --workers 2
 fi
 sleep 20
