@@ -32,6 +32,11 @@ def main() -> None:
     parser.add_argument("name")
     parser.add_argument("--description", default="")
     parser.add_argument("--data-root", default=None)
+    parser.add_argument(
+        "--trained-torch", default=None, help="torch version of the run, if its summary lacks it"
+    )
+    parser.add_argument("--device-name", default=None, help="e.g. 'cuda (NVIDIA H200)'")
+    parser.add_argument("--note", default=None, help="one more line for the Training section")
     args = parser.parse_args()
 
     model = ganzoo.from_pretrained(str(args.run))
@@ -56,11 +61,13 @@ def main() -> None:
         "labels": train_config.get("labels"),
         "label_seed": train_config.get("label_seed"),
         "steps": summary["steps"],
-        "device": summary["device"],
+        "device": args.device_name or summary["device"],
         "wall time (s)": summary["seconds"],
-        "torch": torch.__version__,
+        "torch": summary.get("torch") or args.trained_torch or "unknown",
         "data": f"{dataset} train split; metrics on the {len(test)}-image test split",
     }
+    if args.note:
+        training["note"] = args.note
     if dataset == "mnist":
         training["data"] += (
             " (the training images carry a 1/255 grey-level rebuild error on ~3% of pixels)"

@@ -309,6 +309,15 @@ def eval_command(
 
 
 # ------------------------------------------------------------------------------- train
+def _device_name(device: Any) -> str:
+    """``"cuda (NVIDIA H200)"`` for a GPU, else the device type, for run summaries."""
+    import torch
+
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
 def _parse_sets(pairs: list[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for pair in pairs:
@@ -364,6 +373,8 @@ def train(
     quiet: Quiet = False,
 ) -> None:
     """Train an architecture; the run folder ends up loadable by ``from_pretrained``."""
+    import torch
+
     from ganzoo.registry import get_trainer
     from ganzoo.trainers.launch import train as run_training
 
@@ -411,7 +422,8 @@ def train(
         "pictures": pictures,
         "steps": result.steps,
         "seconds": round(result.seconds, 2),
-        "device": str(trainer.device),
+        "device": _device_name(trainer.device),
+        "torch": torch.__version__,
         **{f"train/{k}": v for k, v in result.metrics.items()},
         **result.evaluation,
     }

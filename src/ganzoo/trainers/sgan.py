@@ -104,7 +104,7 @@ class SGANTrainer(SemiSupervisedTrainer):
         "hybrid": dataclasses.replace(_fm, generator_loss="fm+ns"),
     }
     recipes["consistency"] = dataclasses.replace(
-        recipes["hybrid"], consistency_weight=1.0, lr_decay_start=0.5
+        recipes["hybrid"], steps=7000, consistency_weight=1.0, lr_decay_start=0.5
     )
     recipes["best"] = recipes["consistency"]
 
