@@ -10,10 +10,12 @@ accuracy, mean ± std over seeds, beside the course report's numbers (SPEC, 600 
 
 Each method is ``<architecture>-<recipe>`` (recipes: ``ganzoo info`` / the trainers),
 optionally with trainer fields in brackets for ablations, e.g.
-``sgan-best[unsupervised_weight=0]``. ``--steps`` is one number for every method or
-``method=steps`` pairs. With ``--workers`` the runs go to that many processes sharing the
-device (small networks leave a GPU mostly idle in one process); ``--jsonl`` appends each
-finished run at once, so a cut-off benchmark keeps what it did.
+``sgan-best[unsupervised_weight=0]``, ``;`` between fields; ``model.`` fields go to the
+model (``sgan-best[model.preset=wide;model.input_noise=0.3]``). ``--steps`` is one
+number for every method or ``method=steps`` pairs. With ``--workers`` the runs go to
+that many processes sharing the device (small networks leave a GPU mostly idle in one
+process); ``--jsonl`` appends each finished run at once, so a cut-off benchmark keeps
+what it did.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ def steps_for(method: str, steps: dict[str, int] | int | None) -> int | None:
 def run_one(method: str, labels: int, seed: int, args: argparse.Namespace, train, test) -> dict:
     """Train one method on one labeled subset and measure its test accuracy."""
     arch, recipe, fields = parse_method(method)
+    model_fields = {k[6:]: fields.pop(k) for k in list(fields) if k.startswith("model.")}
+    preset = model_fields.pop("preset", None)
     trainer_cls = get_trainer(arch)
     overrides = {
         "labels": labels,
@@ -92,7 +96,8 @@ def run_one(method: str, labels: int, seed: int, args: argparse.Namespace, train
         overrides["max_seconds"] = max(1.0, min(limits))
     config = build_train_config(trainer_cls, recipe, **overrides)
     torch.manual_seed(seed)
-    trainer = trainer_cls(create_model(arch), train, config, eval_data=test)
+    model = create_model(arch, preset, **model_fields)
+    trainer = trainer_cls(model, train, config, eval_data=test)
     start = time.perf_counter()
     result = trainer.fit()
     seconds = time.perf_counter() - start
@@ -117,6 +122,7 @@ def planned_cost(method: str, steps: dict[str, int] | int | None) -> int:
     arch, recipe, fields = parse_method(method)
     planned = steps_for(method, steps)
     if planned is None:
+        fields = {k: v for k, v in fields.items() if not k.startswith("model.")}
         planned = build_train_config(get_trainer(arch), recipe, **fields).steps
     return planned * STEP_COST.get(arch, 1)
 

@@ -5,6 +5,8 @@
 #
 #   MODE=probe bash scripts/mnist_gpu_session.sh   # ~1 min: step rates under the full load
 #   MODE=full SGAN_STEPS=12000 BUDGET=420 bash scripts/mnist_gpu_session.sh
+#   MODE=sweep METHODS="sgan-best,sgan-best[lr=0.0006]" SEEDS=0,1 WORKERS=4 \
+#     SGAN_STEPS=20000 BUDGET=500 bash scripts/mnist_gpu_session.sh   # recipe search
 #
 # Data: GANZOO_DATA (default devdata/, a git-ignored copy of ../shared/data/MNIST).
 # Results: $OUT/results.tar.gz (benchmark JSON and jsonl, run folders without their
@@ -48,6 +50,9 @@ if [ "$MODE" = probe ]; then
   train sgan-cli sgan --recipe best --steps 100000
   train vaegan-cli vaegan --recipe best --steps 100000
   train cnn-cli cnn --recipe best --steps 100000
+elif [ "$MODE" = sweep ]; then
+  bench sweep --methods "$METHODS" --labels "${LABELS:-100}" --seeds "${SEEDS:-0}" \
+    --workers "${WORKERS:-8}" --steps "$SGAN_STEPS"
 else
   train sgan-mnist-100 sgan --recipe best --steps "$SGAN_STEPS"
   train cnn-mnist-100 cnn --recipe best

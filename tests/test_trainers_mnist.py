@@ -157,3 +157,51 @@ def test_random_erase_blanks_one_square_of_the_given_side():
     assert erased.max() == 100  # a whole 10x10 square when it lies inside the image
     assert erased.min() > 0 and (erased <= 100).all()
     assert torch.equal(random_erase(x, 0), x)
+
+
+def test_data_dependent_init_standardises_every_layer_and_keeps_the_count():
+    from ganzoo.nn.init import data_dependent_init_
+
+    model = create_model("sgan")
+    d = model.discriminator
+    count = sum(p.numel() for p in d.parameters())
+    x = synthetic_digits().images.float() / 127.5 - 1
+    data_dependent_init_(d, x)
+    assert sum(p.numel() for p in d.parameters()) == count
+    outputs = []
+    hooks = [
+        m.register_forward_hook(lambda _m, _i, out: outputs.append(out))
+        for m in d.modules()
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))
+    ]
+    d.eval()
+    with torch.no_grad():
+        d(x)
+    for hook in hooks:
+        hook.remove()
+    assert len(outputs) == 4
+    for out in outputs:
+        dims = [0, 2, 3] if out.dim() == 4 else [0]
+        assert torch.allclose(out.mean(dim=dims), torch.zeros(()), atol=1e-4)
+        assert torch.allclose(out.std(dim=dims), torch.ones(()), atol=1e-3)
+
+
+def test_ema_teacher_and_data_init_train():
+    trainer = _trainer(
+        "sgan",
+        "best",
+        steps=2,
+        pseudo_label_teacher="ema",
+        data_init=True,
+        consistency_threshold=0.05,
+    )
+    result = trainer.fit()
+    assert math.isfinite(result.metrics["consistency"])
+    assert trainer._teacher() is trainer.ema.module.discriminator
+
+
+def test_ema_teacher_needs_an_ema():
+    from ganzoo import GanzooError
+
+    with pytest.raises(GanzooError, match="needs ema_decay"):
+        _trainer("sgan", "best", pseudo_label_teacher="ema", ema_decay=None)

@@ -10,6 +10,7 @@ import torch
 from ganzoo import losses
 from ganzoo.errors import GanzooError
 from ganzoo.nn.augment import random_affine, random_erase, random_translate
+from ganzoo.nn.init import data_dependent_init_
 from ganzoo.registry import register_trainer
 from ganzoo.trainers.semi import SemiSupervisedConfig, SemiSupervisedTrainer
 
@@ -37,6 +38,11 @@ class SGANTrainConfig(SemiSupervisedConfig):
         strong_scale: scaling range of the strong view is ``1 ± strong_scale``.
         strong_shift: shift range of the strong view, in pixels.
         strong_cutout: side of the square erased from the strong view (0: none).
+        pseudo_label_teacher: who labels the weak view: ``"model"`` (FixMatch: the
+            classifier being trained, without dropout) or ``"ema"`` (its weight average,
+            as in Mean Teacher; needs ``ema_decay``).
+        data_init: data-dependent initialisation of D (Salimans & Kingma 2016): every
+            layer rescaled so its outputs on 500 real images are standardised.
 
     """
 
@@ -49,6 +55,8 @@ class SGANTrainConfig(SemiSupervisedConfig):
     strong_scale: float = 0.15
     strong_shift: float = 3.0
     strong_cutout: int = 10
+    pseudo_label_teacher: str = "model"
+    data_init: bool = False
 
     def validate(self) -> None:
         """Check the generator loss choice too."""
@@ -63,6 +71,12 @@ class SGANTrainConfig(SemiSupervisedConfig):
             raise GanzooError(
                 "consistency_weight needs joint_d_update=true (the report's protocol has none)"
             )
+        if self.pseudo_label_teacher not in ("model", "ema"):
+            raise GanzooError(
+                f"pseudo_label_teacher must be 'model' or 'ema', got '{self.pseudo_label_teacher}'"
+            )
+        if self.pseudo_label_teacher == "ema" and not self.ema_decay:
+            raise GanzooError("pseudo_label_teacher='ema' needs ema_decay (e.g. 0.999)")
         if not 0.0 < self.consistency_threshold <= 1.0:
             raise GanzooError(
                 f"consistency_threshold must be in (0, 1], got {self.consistency_threshold}"
@@ -107,6 +121,13 @@ class SGANTrainer(SemiSupervisedTrainer):
         recipes["hybrid"], steps=7000, consistency_weight=1.0, lr_decay_start=0.5
     )
     recipes["best"] = recipes["consistency"]
+
+    def setup(self) -> None:
+        """Labeled and unlabeled data on the device; optionally data-dependent init of D."""
+        super().setup()
+        if self.config.data_init:
+            batch = torch.cat([self.batches.next()[0] for _ in range(10)])
+            data_dependent_init_(self.model.discriminator, batch)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Adam for G and for the backbone (two, C and D, under the report's protocol)."""
@@ -175,14 +196,20 @@ class SGANTrainer(SemiSupervisedTrainer):
         if cfg.consistency_weight > 0:
             with torch.no_grad():
                 weak = random_translate(batch["x_real"], cfg.augment_shift, self.augment_rng)
-                teacher = d.head(d.features(weak))  # no dropout on the teacher
+                teacher = self._teacher()
+                teacher_logits = teacher.head(teacher.features(weak))  # no dropout
             consistency, confident = losses.pseudo_label_loss(
-                logits[3], teacher, cfg.consistency_threshold
+                logits[3], teacher_logits, cfg.consistency_threshold
             )
             total = total + cfg.consistency_weight * consistency
             metrics.update(consistency=consistency.detach(), confident=confident)
         self.optimizer_step("d", total)
         return metrics
+
+    def _teacher(self) -> torch.nn.Module:
+        if self.config.pseudo_label_teacher == "ema" and self.ema is not None:
+            return self.ema.module.discriminator  # in eval mode: no noise either
+        return self.model.discriminator
 
     def _strong_view(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.config
