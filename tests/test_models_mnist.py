@@ -101,3 +101,14 @@ def test_discriminator_noise_is_training_only_and_adds_no_parameters():
     assert torch.equal(noisy.classify(x), plain.classify(x))
     noisy.train()
     assert not torch.equal(noisy.discriminator.features(x), noisy.discriminator.features(x))
+
+
+def test_vaegan_leaky_activation_keeps_the_counts_and_bad_names_are_refused():
+    from ganzoo import GanzooError
+
+    leaky = create_model("vaegan", activation="leaky_relu")
+    assert any(isinstance(m, torch.nn.LeakyReLU) for m in leaky.decoder.modules())
+    assert keras_parameter_count(leaky.encoder) == 51_452
+    assert keras_parameter_count(leaky.decoder) == 52_216
+    with pytest.raises(GanzooError, match="activation must be"):
+        create_model("vaegan", activation="gelu")

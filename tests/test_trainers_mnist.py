@@ -19,6 +19,7 @@ CASES = [
     ("cnn", "best", {}),
     ("vaegan", "report", {}),
     ("vaegan", "features", {}),
+    ("vaegan", "report", {"discriminator_fakes": "prior"}),
 ]
 
 
@@ -205,3 +206,10 @@ def test_ema_teacher_needs_an_ema():
 
     with pytest.raises(GanzooError, match="needs ema_decay"):
         _trainer("sgan", "best", pseudo_label_teacher="ema", ema_decay=None)
+
+
+def test_vaegan_rejects_unknown_fakes_choice():
+    from ganzoo import GanzooError
+
+    with pytest.raises(GanzooError, match="discriminator_fakes must be"):
+        _trainer("vaegan", "report", discriminator_fakes="none")

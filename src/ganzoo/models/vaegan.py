@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ganzoo.errors import GanzooError
 from ganzoo.models.base import ZooModel
 from ganzoo.models.sgan import SGANConfig, SGANDiscriminator
 from ganzoo.nn.init import keras_init_
@@ -32,6 +33,9 @@ class VAEGANConfig:
         image_size: image height and width.
         channels: image channels.
         dataset: the data set the model is meant for.
+        activation: hidden activation of encoder and decoder, ``"relu"`` (the usual
+            choice; the report does not print its own) or ``"leaky_relu"`` (slope
+            ``leaky_slope``; no unit of the narrow 8- and 16-wide layers can die).
 
     """
 
@@ -44,9 +48,12 @@ class VAEGANConfig:
     image_size: int = 28
     channels: int = 1
     dataset: str = "mnist"
+    activation: str = "relu"
 
     def __post_init__(self) -> None:
         self.hidden = tuple(self.hidden)  # JSON gives lists back
+        if self.activation not in ("relu", "leaky_relu"):
+            raise GanzooError(f"activation must be 'relu' or 'leaky_relu', got '{self.activation}'")
 
     def discriminator_config(self) -> SGANConfig:
         """The SGAN config of the shared discriminator."""
@@ -61,20 +68,21 @@ class VAEGANConfig:
         )
 
 
-def _dense_stack(sizes: list[int]) -> list[nn.Module]:
+def _dense_stack(sizes: list[int], config: VAEGANConfig) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-1], sizes[1:], strict=True):
-        layers += [nn.Linear(a, b), nn.ReLU()]
+        act = nn.ReLU() if config.activation == "relu" else nn.LeakyReLU(config.leaky_slope)
+        layers += [nn.Linear(a, b), act]
     return layers
 
 
 class VAEEncoder(nn.Module):
-    """Dense encoder 784 → 64 → 16 → 8 → (μ, log σ) with ReLU hidden layers."""
+    """Dense encoder 784 → 64 → 16 → 8 → (μ, log σ) with ReLU (or leaky) hidden layers."""
 
     def __init__(self, config: VAEGANConfig) -> None:
         super().__init__()
         pixels = config.channels * config.image_size**2
-        self.body = nn.Sequential(nn.Flatten(), *_dense_stack([pixels, *config.hidden]))
+        self.body = nn.Sequential(nn.Flatten(), *_dense_stack([pixels, *config.hidden], config))
         self.mean = nn.Linear(config.hidden[-1], config.latent_dim)
         self.log_sigma = nn.Linear(config.hidden[-1], config.latent_dim)
 
@@ -85,14 +93,15 @@ class VAEEncoder(nn.Module):
 
 
 class VAEDecoder(nn.Module):
-    """Dense decoder 2 → 8 → 16 → 64 → 784 with ReLU hidden layers and a tanh output."""
+    """Dense decoder 2 → 8 → 16 → 64 → 784, ReLU (or leaky) hidden layers, a tanh output."""
 
     def __init__(self, config: VAEGANConfig) -> None:
         super().__init__()
         self.shape = (config.channels, config.image_size, config.image_size)
         pixels = config.channels * config.image_size**2
         sizes = [config.latent_dim, *reversed(config.hidden)]
-        self.body = nn.Sequential(*_dense_stack(sizes), nn.Linear(sizes[-1], pixels), nn.Tanh())
+        output = [nn.Linear(sizes[-1], pixels), nn.Tanh()]
+        self.body = nn.Sequential(*_dense_stack(sizes, config), *output)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Images ``(n, C, H, W)`` in [-1, 1]."""

@@ -21,18 +21,26 @@ class VAEGANTrainConfig(SemiSupervisedConfig):
             ``"features"`` (Larsen et al.: of the discriminator's last convolutional features).
         gamma: weight of the likelihood against the GAN loss in the decoder's loss.
         kl_weight: weight of the KL prior term in the encoder's loss.
+        discriminator_fakes: what D and the decoder's GAN loss see as generated images:
+            ``"both"`` (Larsen et al.: reconstructions and prior samples) or ``"prior"``
+            (only decoded prior samples, like the SGAN generator's fakes).
 
     """
 
     likelihood: str = "pixel"
     gamma: float = 1.0
     kl_weight: float = 1.0
+    discriminator_fakes: str = "both"
 
     def validate(self) -> None:
         """Check the likelihood choice too."""
         super().validate()
         if self.likelihood not in ("pixel", "features"):
             raise GanzooError(f"likelihood must be 'pixel' or 'features', got '{self.likelihood}'")
+        if self.discriminator_fakes not in ("both", "prior"):
+            raise GanzooError(
+                f"discriminator_fakes must be 'both' or 'prior', got '{self.discriminator_fakes}'"
+            )
 
 
 @register_trainer("vaegan")
@@ -84,11 +92,12 @@ class VAEGANTrainer(SemiSupervisedTrainer):
         z_prior = torch.randn(z.shape, generator=self.noise, device=self.device)
         x_rec, x_prior = model.decoder(z), model.decoder(z_prior)
 
-        d_loss = (
-            losses.discriminator_real_loss(d(x))
-            + losses.discriminator_fake_loss(d(x_rec.detach()))
-            + losses.discriminator_fake_loss(d(x_prior.detach()))
+        with_rec = self.config.discriminator_fakes == "both"
+        d_loss = losses.discriminator_real_loss(d(x)) + losses.discriminator_fake_loss(
+            d(x_prior.detach())
         )
+        if with_rec:
+            d_loss = d_loss + losses.discriminator_fake_loss(d(x_rec.detach()))
         self.optimizer_step("d", d_loss)
 
         if self.config.likelihood == "features":
@@ -96,7 +105,9 @@ class VAEGANTrainer(SemiSupervisedTrainer):
         else:
             llike = losses.gaussian_nll(x, x_rec)
         kl = losses.kl_to_standard_normal(mu, log_sigma)
-        gan = losses.generator_loss(d(x_rec)) + losses.generator_loss(d(x_prior))
+        gan = losses.generator_loss(d(x_prior))
+        if with_rec:
+            gan = gan + losses.generator_loss(d(x_rec))
         self.optimizer_step("enc", self.config.kl_weight * kl + llike, retain_graph=True)
         self.optimizer_step("dec", self.config.gamma * llike + gan)
         return {
