@@ -213,3 +213,15 @@ def test_vaegan_rejects_unknown_fakes_choice():
 
     with pytest.raises(GanzooError, match="discriminator_fakes must be"):
         _trainer("vaegan", "report", discriminator_fakes="none")
+
+
+def test_discriminator_is_per_sample_so_the_joint_update_may_batch_its_parts():
+    # The joint D update runs labeled, real, fake and strong views in one forward; that
+    # is only the same maths while D has no batch statistics (no BatchNorm).
+    d = create_model("sgan").discriminator.eval()
+    a, b = torch.randn(3, 1, 28, 28), torch.randn(5, 1, 28, 28)
+    with torch.no_grad():
+        joint = d(torch.cat([a, b]))
+        alone = torch.cat([d(a), d(b)])
+    assert torch.allclose(joint, alone, atol=1e-5)
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in d.modules())
