@@ -46,20 +46,28 @@ REPORT = {
 METHODS = ["cnn-report", "cnn-best", "sgan-report", "sgan-best", "vaegan-report", "vaegan-best"]
 
 
-def parse_method(method: str) -> tuple[str, str, dict]:
-    """``"sgan-best[unsupervised_weight=0]"`` → ``("sgan", "best", {"unsupervised_weight": 0})``."""
+def parse_method(method: str) -> tuple[str, str, dict, dict]:
+    """Split a method into architecture, recipe, trainer fields and model fields.
+
+    ``"sgan-best[lr=0.0006;model.preset=wide]"`` →
+    ``("sgan", "best", {"lr": 0.0006}, {"preset": "wide"})``.
+    """
     match = re.fullmatch(r"([a-z0-9]+)-([a-z0-9_+-]+?)(?:\[(.*)\])?", method)
     if match is None:
-        raise SystemExit(f"error: method '{method}' is not <architecture>-<recipe>[key=value,...]")
+        raise SystemExit(f"error: method '{method}' is not <architecture>-<recipe>[key=value;...]")
     arch, recipe, extra = match.groups()
-    fields = {}
+    trainer_fields, model_fields = {}, {}
     for pair in filter(None, (extra or "").split(";")):
-        key, value = pair.split("=", 1)
+        key, text = pair.split("=", 1)
         try:
-            fields[key] = json.loads(value)
+            value = json.loads(text)
         except json.JSONDecodeError:
-            fields[key] = value
-    return arch, recipe, fields
+            value = text
+        if key.startswith("model."):
+            model_fields[key.removeprefix("model.")] = value
+        else:
+            trainer_fields[key] = value
+    return arch, recipe, trainer_fields, model_fields
 
 
 def steps_for(method: str, steps: dict[str, int] | int | None) -> int | None:
@@ -71,8 +79,7 @@ def steps_for(method: str, steps: dict[str, int] | int | None) -> int | None:
 
 def run_one(method: str, labels: int, seed: int, args: argparse.Namespace, train, test) -> dict:
     """Train one method on one labeled subset and measure its test accuracy."""
-    arch, recipe, fields = parse_method(method)
-    model_fields = {k[6:]: fields.pop(k) for k in list(fields) if k.startswith("model.")}
+    arch, recipe, fields, model_fields = parse_method(method)
     preset = model_fields.pop("preset", None)
     trainer_cls = get_trainer(arch)
     overrides = {
@@ -119,10 +126,9 @@ STEP_COST = {"cnn": 1, "vaegan": 2, "sgan": 4}
 
 def planned_cost(method: str, steps: dict[str, int] | int | None) -> int:
     """Steps times the cost of a step: longest runs go first."""
-    arch, recipe, fields = parse_method(method)
+    arch, recipe, fields, _ = parse_method(method)
     planned = steps_for(method, steps)
     if planned is None:
-        fields = {k: v for k, v in fields.items() if not k.startswith("model.")}
         planned = build_train_config(get_trainer(arch), recipe, **fields).steps
     return planned * STEP_COST.get(arch, 1)
 
@@ -139,14 +145,14 @@ def _init_worker(args: argparse.Namespace) -> None:
 
 def _run_job(job: tuple[str, int, int]) -> dict:
     args = _WORKER["args"]
+    method, labels, seed = job
+    failed = {"method": method, "labels": labels, "seed": seed}
     if args.stop_at and time.time() > args.stop_at - 10:
-        method, labels, seed = job
-        return {"method": method, "labels": labels, "seed": seed, "error": "skipped: deadline"}
+        return {**failed, "error": "skipped: deadline"}
     try:
-        return run_one(*job, _WORKER["args"], _WORKER["train"], _WORKER["test"])
+        return run_one(method, labels, seed, args, _WORKER["train"], _WORKER["test"])
     except Exception as error:  # noqa: BLE001 - one failed run must not lose the others
-        method, labels, seed = job
-        return {"method": method, "labels": labels, "seed": seed, "error": repr(error)}
+        return {**failed, "error": repr(error)}
 
 
 def run_all(jobs: list[tuple[str, int, int]], args: argparse.Namespace) -> list[dict]:

@@ -77,4 +77,4 @@ def random_erase(
     cols = torch.arange(w, device=x.device).view(1, 1, w)
     top, left = cy - size // 2, cx - size // 2
     inside = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
-    return torch.where(inside.unsqueeze(1), torch.full_like(x, fill), x)
+    return x.masked_fill(inside.unsqueeze(1), fill)
