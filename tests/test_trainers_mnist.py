@@ -130,6 +130,29 @@ def test_best_sgan_recipe_trains_with_pseudo_labels_on_unlabeled_images():
     assert result.metrics["consistency"] > 0
 
 
+def test_consistency_batch_draws_its_own_unlabeled_images(monkeypatch):
+    trainer = _trainer("sgan", "best", steps=2, consistency_batch=12)
+    seen = []
+    strong_view = trainer._strong_view
+
+    def spy(x):
+        seen.append(x.shape[0])
+        return strong_view(x)
+
+    monkeypatch.setattr(trainer, "_strong_view", spy)
+    result = trainer.fit()
+    # D's real half batch is 4 images; the pseudo-label loss saw 12 per step.
+    assert seen == [12, 12]
+    assert math.isfinite(result.metrics["consistency"])
+
+
+def test_consistency_batch_must_not_be_negative():
+    from ganzoo import GanzooError
+
+    with pytest.raises(GanzooError, match="consistency_batch must be"):
+        _trainer("sgan", "best", consistency_batch=-1)
+
+
 def test_consistency_needs_the_joint_update():
     from ganzoo import GanzooError
 

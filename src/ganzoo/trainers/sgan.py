@@ -34,6 +34,10 @@ class SGANTrainConfig(SemiSupervisedConfig):
             on a strongly augmented view (rotation, scaling, shift, cutout). 0: off (the
             report). Needs ``joint_d_update``.
         consistency_threshold: softmax confidence a pseudo-label needs.
+        consistency_batch: unlabeled images per step for the pseudo-label loss, drawn
+            apart from D's real batch (FixMatch's μ·B: 7 unlabeled per labeled image).
+            0: reuse D's real half batch. D's forward is cheap beside G's, so a large
+            batch costs little.
         strong_degrees: rotation range of the strong view, in degrees.
         strong_scale: scaling range of the strong view is ``1 ± strong_scale``.
         strong_shift: shift range of the strong view, in pixels.
@@ -51,6 +55,7 @@ class SGANTrainConfig(SemiSupervisedConfig):
     unsupervised_weight: float = 1.0
     consistency_weight: float = 0.0
     consistency_threshold: float = 0.95
+    consistency_batch: int = 0
     strong_degrees: float = 15.0
     strong_scale: float = 0.15
     strong_shift: float = 3.0
@@ -71,6 +76,8 @@ class SGANTrainConfig(SemiSupervisedConfig):
             raise GanzooError(
                 "consistency_weight needs joint_d_update=true (the report's protocol has none)"
             )
+        if self.consistency_batch < 0:
+            raise GanzooError(f"consistency_batch must be >= 0, got {self.consistency_batch}")
         if self.pseudo_label_teacher not in ("model", "ema"):
             raise GanzooError(
                 f"pseudo_label_teacher must be 'model' or 'ema', got '{self.pseudo_label_teacher}'"
@@ -125,7 +132,13 @@ class SGANTrainer(SemiSupervisedTrainer):
     def setup(self) -> None:
         """Labeled and unlabeled data on the device; optionally data-dependent init of D."""
         super().setup()
-        if self.config.data_init:
+        cfg = self.config
+        self.consistency_batches = None
+        if cfg.consistency_weight > 0 and cfg.consistency_batch > 0:
+            self.consistency_batches = self.make_batcher(
+                self.data, cfg.consistency_batch, "consistency"
+            )
+        if cfg.data_init:
             batch = torch.cat([self.batches.next()[0] for _ in range(10)])
             data_dependent_init_(self.model.discriminator, batch)
 
@@ -147,10 +160,13 @@ class SGANTrainer(SemiSupervisedTrainer):
         return self.model.generator(z)
 
     def next_batch(self) -> dict[str, torch.Tensor]:
-        """Labeled images and labels, and unlabeled real images."""
+        """Labeled images and labels, unlabeled real images (for D and for pseudo-labels)."""
         x_labeled, y = self.labeled_batch()
         x_real, _ = self.batches.next()
-        return {"x_labeled": x_labeled, "y": y, "x_real": x_real}
+        batch = {"x_labeled": x_labeled, "y": y, "x_real": x_real, "x_unlabeled": x_real}
+        if self.consistency_batches is not None:
+            batch["x_unlabeled"] = self.consistency_batches.next()[0]
+        return batch
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One C/D/G update (see the class docstring)."""
@@ -184,7 +200,7 @@ class SGANTrainer(SemiSupervisedTrainer):
         d, cfg = self.model.discriminator, self.config
         parts = [batch["x_labeled"], batch["x_real"], fake]
         if cfg.consistency_weight > 0:
-            parts.append(self._strong_view(batch["x_real"]))
+            parts.append(self._strong_view(batch["x_unlabeled"]))
         # No batch statistics in D, so one forward over all parts equals one per part
         # (and launches a quarter of the kernels).
         logits = d(torch.cat(parts)).split([p.shape[0] for p in parts])
@@ -195,7 +211,7 @@ class SGANTrainer(SemiSupervisedTrainer):
         metrics = {"c": c_loss.detach(), "d_real": real_loss.detach(), "d_fake": fake_loss.detach()}
         if cfg.consistency_weight > 0:
             with torch.no_grad():
-                weak = random_translate(batch["x_real"], cfg.augment_shift, self.augment_rng)
+                weak = random_translate(batch["x_unlabeled"], cfg.augment_shift, self.augment_rng)
                 teacher = self._teacher()
                 teacher_logits = teacher.head(teacher.features(weak))  # no dropout
             consistency, confident = losses.pseudo_label_loss(
