@@ -146,6 +146,29 @@ def test_consistency_batch_draws_its_own_unlabeled_images(monkeypatch):
     assert math.isfinite(result.metrics["consistency"])
 
 
+def test_strong_labeled_view_augments_the_labeled_images(monkeypatch):
+    trainer = _trainer("sgan", "best", labeled_view="strong")
+    seen = []
+    strong_view = trainer._strong_view
+
+    def spy(x):
+        seen.append(x.shape[0])
+        return strong_view(x)
+
+    monkeypatch.setattr(trainer, "_strong_view", spy)
+    result = trainer.fit()
+    # 8 labeled images, then the 4 unlabeled ones of the pseudo-label loss.
+    assert seen == [8, 4]
+    assert math.isfinite(result.metrics["c"])
+
+
+def test_labeled_view_must_be_weak_or_strong():
+    from ganzoo import GanzooError
+
+    with pytest.raises(GanzooError, match="labeled_view must be"):
+        _trainer("sgan", "best", labeled_view="medium")
+
+
 def test_consistency_batch_must_not_be_negative():
     from ganzoo import GanzooError
 

@@ -42,6 +42,8 @@ class SGANTrainConfig(SemiSupervisedConfig):
         strong_scale: scaling range of the strong view is ``1 ± strong_scale``.
         strong_shift: shift range of the strong view, in pixels.
         strong_cutout: side of the square erased from the strong view (0: none).
+        labeled_view: augmentation of the labeled images: ``"weak"`` (±``augment_shift``
+            px) or ``"strong"`` (the strong view above: rotation, scaling, shift, cutout).
         pseudo_label_teacher: who labels the weak view: ``"model"`` (FixMatch: the
             classifier being trained, without dropout) or ``"ema"`` (its weight average,
             as in Mean Teacher; needs ``ema_decay``).
@@ -60,6 +62,7 @@ class SGANTrainConfig(SemiSupervisedConfig):
     strong_scale: float = 0.15
     strong_shift: float = 3.0
     strong_cutout: int = 10
+    labeled_view: str = "weak"
     pseudo_label_teacher: str = "model"
     data_init: bool = False
 
@@ -78,6 +81,8 @@ class SGANTrainConfig(SemiSupervisedConfig):
             )
         if self.consistency_batch < 0:
             raise GanzooError(f"consistency_batch must be >= 0, got {self.consistency_batch}")
+        if self.labeled_view not in ("weak", "strong"):
+            raise GanzooError(f"labeled_view must be 'weak' or 'strong', got '{self.labeled_view}'")
         if self.pseudo_label_teacher not in ("model", "ema"):
             raise GanzooError(
                 f"pseudo_label_teacher must be 'model' or 'ema', got '{self.pseudo_label_teacher}'"
@@ -161,7 +166,11 @@ class SGANTrainer(SemiSupervisedTrainer):
 
     def next_batch(self) -> dict[str, torch.Tensor]:
         """Labeled images and labels, unlabeled real images (for D and for pseudo-labels)."""
-        x_labeled, y = self.labeled_batch()
+        if self.config.labeled_view == "strong":
+            x_labeled, y = self.labeled.next()
+            x_labeled = self._strong_view(x_labeled)
+        else:
+            x_labeled, y = self.labeled_batch()
         x_real, _ = self.batches.next()
         batch = {"x_labeled": x_labeled, "y": y, "x_real": x_real, "x_unlabeled": x_real}
         if self.consistency_batches is not None:
