@@ -1,5 +1,6 @@
 """Numerical traps of the losses, each checked against a float64/Decimal reference."""
 
+import math
 from decimal import Decimal, getcontext
 
 import pytest
@@ -132,3 +133,20 @@ def test_pseudo_labels_are_stable_for_huge_logits():
     assert confident.item() == 1.0 and torch.isfinite(loss)
     loss.backward()
     assert torch.isfinite(student.grad).all()
+
+
+def test_conditional_entropy_matches_a_float64_reference_and_survives_huge_logits():
+    logits = torch.randn(16, 10) * 5
+    p = torch.softmax(logits.double(), dim=1)
+    reference = -(p * p.log()).sum(dim=1).mean()
+    assert torch.allclose(losses.conditional_entropy(logits).double(), reference, atol=1e-5)
+    # Uniform logits: log 10; one huge logit: ~0, and finite gradients either way.
+    assert math.isclose(
+        float(losses.conditional_entropy(torch.zeros(2, 10))), math.log(10), rel_tol=1e-6
+    )
+    huge = torch.tensor([[1e4] + [0.0] * 9, [-1e4] * 5 + [1e4] * 5], requires_grad=True)
+    value = losses.conditional_entropy(huge)
+    value.backward()
+    value = value.detach()
+    assert math.isfinite(float(value)) and torch.isfinite(huge.grad).all()
+    assert float(value) < math.log(5) / 2 + 1e-4

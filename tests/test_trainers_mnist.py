@@ -169,6 +169,15 @@ def test_labeled_view_must_be_weak_or_strong():
         _trainer("sgan", "best", labeled_view="medium")
 
 
+def test_entropy_minimisation_trains_and_needs_the_joint_update():
+    from ganzoo import GanzooError
+
+    result = _trainer("sgan", "best", steps=2, entropy_weight=1.0).fit()
+    assert 0.0 < result.metrics["entropy"] <= math.log(10) + 1e-5
+    with pytest.raises(GanzooError, match="entropy_weight needs joint_d_update"):
+        _trainer("sgan", "report", entropy_weight=1.0)
+
+
 def test_consistency_batch_must_not_be_negative():
     from ganzoo import GanzooError
 

@@ -94,6 +94,17 @@ def pseudo_label_loss(
     return (per_image * mask).mean(), mask.mean()
 
 
+def conditional_entropy(class_logits: torch.Tensor) -> torch.Tensor:
+    """Mean entropy ``H(p(y|x)) = −Σ_k p_k log p_k`` of the class posterior (nats).
+
+    Entropy minimisation on unlabeled images (Grandvalet & Bengio 2005; Dai et al. 2017
+    add it to the semi-supervised GAN) pushes decision boundaries into low-density
+    regions. Computed from ``log_softmax`` of the raw logits, so huge logits stay finite.
+    """
+    log_p = torch.log_softmax(class_logits.float(), dim=1)
+    return -(log_p.exp() * log_p).sum(dim=1).mean()
+
+
 # ------------------------------------------------------------------ VAE
 def kl_to_standard_normal(mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
     """``KL(N(μ, σ²) ‖ N(0, I))`` summed over latent dimensions, averaged over the batch.

@@ -34,6 +34,9 @@ class SGANTrainConfig(SemiSupervisedConfig):
             on a strongly augmented view (rotation, scaling, shift, cutout). 0: off (the
             report). Needs ``joint_d_update``.
         consistency_threshold: softmax confidence a pseudo-label needs.
+        entropy_weight: weight of the class posterior's entropy on D's unlabeled real
+            images in the joint update (entropy minimisation, as in Dai et al. 2017's
+            "Bad GAN"). 0: off.
         consistency_batch: unlabeled images per step for the pseudo-label loss, drawn
             apart from D's real batch (FixMatch's μ·B: 7 unlabeled per labeled image).
             0: reuse D's real half batch. D's forward is cheap beside G's, so a large
@@ -58,6 +61,7 @@ class SGANTrainConfig(SemiSupervisedConfig):
     consistency_weight: float = 0.0
     consistency_threshold: float = 0.95
     consistency_batch: int = 0
+    entropy_weight: float = 0.0
     strong_degrees: float = 15.0
     strong_scale: float = 0.15
     strong_shift: float = 3.0
@@ -79,6 +83,10 @@ class SGANTrainConfig(SemiSupervisedConfig):
             raise GanzooError(
                 "consistency_weight needs joint_d_update=true (the report's protocol has none)"
             )
+        if self.entropy_weight < 0:
+            raise GanzooError(f"entropy_weight must be >= 0, got {self.entropy_weight}")
+        if self.entropy_weight > 0 and not self.joint_d_update:
+            raise GanzooError("entropy_weight needs joint_d_update=true (the report's has none)")
         if self.consistency_batch < 0:
             raise GanzooError(f"consistency_batch must be >= 0, got {self.consistency_batch}")
         if self.labeled_view not in ("weak", "strong"):
@@ -218,6 +226,10 @@ class SGANTrainer(SemiSupervisedTrainer):
         fake_loss = losses.discriminator_fake_loss(logits[2])
         total = c_loss + cfg.unsupervised_weight * (real_loss + fake_loss)
         metrics = {"c": c_loss.detach(), "d_real": real_loss.detach(), "d_fake": fake_loss.detach()}
+        if cfg.entropy_weight > 0:
+            entropy = losses.conditional_entropy(logits[1])
+            total = total + cfg.entropy_weight * entropy
+            metrics["entropy"] = entropy.detach()
         if cfg.consistency_weight > 0:
             with torch.no_grad():
                 weak = random_translate(batch["x_unlabeled"], cfg.augment_shift, self.augment_rng)
