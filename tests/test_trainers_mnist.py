@@ -15,6 +15,7 @@ CASES = [
     ("sgan", "fm", {}),
     ("sgan", "hybrid", {}),
     ("sgan", "best", {}),
+    ("sgan", "entropy", {}),
     ("cnn", "report", {}),
     ("cnn", "best", {}),
     ("vaegan", "report", {}),
