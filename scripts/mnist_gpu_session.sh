@@ -18,6 +18,7 @@ OUT=${OUT:-/tmp/ganzoo-out}
 BUDGET=${BUDGET:-30}            # wall seconds each training run may take
 SGAN_STEPS=${SGAN_STEPS:-6000}  # steps of the best-recipe SGAN runs
 VAEGAN_LABELS=${VAEGAN_LABELS:-100}
+SGAN_RECIPE=${SGAN_RECIPE:-best}  # the SGAN recipe of the bundle and the grid (e.g. entropy)
 PRECISION=${PRECISION:-fp32}    # bf16: autocast (CPU: 1.5x the steps per second)
 export PYTHONPATH=$PWD/src GANZOO_DATA=${GANZOO_DATA:-$PWD/devdata} OMP_NUM_THREADS=1
 WORK=/tmp/ganzoo-work
@@ -56,10 +57,10 @@ elif [ "$MODE" = sweep ]; then
   bench sweep --methods "$METHODS" --labels "${LABELS:-100}" --seeds "${SEEDS:-0}" \
     --workers "${WORKERS:-8}" --steps "$SGAN_STEPS"
 else
-  train sgan-mnist-100 sgan --recipe best --steps "$SGAN_STEPS"
+  train sgan-mnist-100 sgan --recipe "$SGAN_RECIPE" --steps "$SGAN_STEPS"
   train cnn-mnist-100 cnn --recipe best
   train vaegan-mnist-100 vaegan --recipe best
-  bench sgan-best --methods sgan-best --labels 25,50,100,1000 --seeds 0,1,2 --workers 12 \
+  bench "sgan-$SGAN_RECIPE" --methods "sgan-$SGAN_RECIPE" --labels 25,50,100,1000 --seeds 0,1,2 --workers 12 \
     --steps "$SGAN_STEPS"
   bench ablations --methods "sgan-hybrid,sgan-best[unsupervised_weight=0]" --labels 100 \
     --seeds 0 --workers 2 --steps "$SGAN_STEPS"
