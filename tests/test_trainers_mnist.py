@@ -131,35 +131,32 @@ def test_best_sgan_recipe_trains_with_pseudo_labels_on_unlabeled_images():
     assert result.metrics["consistency"] > 0
 
 
-def test_consistency_batch_draws_its_own_unlabeled_images(monkeypatch):
-    trainer = _trainer("sgan", "best", steps=2, consistency_batch=12)
-    seen = []
+def _fit_counting_strong_views(trainer, monkeypatch):
+    """Train, recording the batch size of every strong view made; returns (result, sizes)."""
+    sizes = []
     strong_view = trainer._strong_view
 
     def spy(x):
-        seen.append(x.shape[0])
+        sizes.append(x.shape[0])
         return strong_view(x)
 
     monkeypatch.setattr(trainer, "_strong_view", spy)
-    result = trainer.fit()
+    return trainer.fit(), sizes
+
+
+def test_consistency_batch_draws_its_own_unlabeled_images(monkeypatch):
+    trainer = _trainer("sgan", "best", steps=2, consistency_batch=12)
+    result, sizes = _fit_counting_strong_views(trainer, monkeypatch)
     # D's real half batch is 4 images; the pseudo-label loss saw 12 per step.
-    assert seen == [12, 12]
+    assert sizes == [12, 12]
     assert math.isfinite(result.metrics["consistency"])
 
 
 def test_strong_labeled_view_augments_the_labeled_images(monkeypatch):
     trainer = _trainer("sgan", "best", labeled_view="strong")
-    seen = []
-    strong_view = trainer._strong_view
-
-    def spy(x):
-        seen.append(x.shape[0])
-        return strong_view(x)
-
-    monkeypatch.setattr(trainer, "_strong_view", spy)
-    result = trainer.fit()
+    result, sizes = _fit_counting_strong_views(trainer, monkeypatch)
     # 8 labeled images, then the 4 unlabeled ones of the pseudo-label loss.
-    assert seen == [8, 4]
+    assert sizes == [8, 4]
     assert math.isfinite(result.metrics["c"])
 
 
