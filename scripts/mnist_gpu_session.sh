@@ -32,8 +32,8 @@ PIDS=()
 bench() {  # name, then benchmark arguments
   local name=$1
   shift
-  python benchmarks/mnist_ssl.py --device "$DEVICE" --precision "$PRECISION" --deadline "$BUDGET" \
-    --jsonl "$WORK/$name.jsonl" "$@" >"$WORK/$name.json" 2>"$WORK/$name.err" &
+  python benchmarks/mnist_ssl.py --device "$DEVICE" --precision "$PRECISION" \
+    --deadline "$BUDGET" --jsonl "$WORK/$name.jsonl" "$@" >"$WORK/$name.json" 2>"$WORK/$name.err" &
   PIDS+=($!)
 }
 
@@ -60,8 +60,8 @@ else
   train sgan-mnist-100 sgan --recipe "$SGAN_RECIPE" --steps "$SGAN_STEPS"
   train cnn-mnist-100 cnn --recipe best
   train vaegan-mnist-100 vaegan --recipe best
-  bench "sgan-$SGAN_RECIPE" --methods "sgan-$SGAN_RECIPE" --labels 25,50,100,1000 --seeds 0,1,2 --workers 12 \
-    --steps "$SGAN_STEPS"
+  bench "sgan-$SGAN_RECIPE" --methods "sgan-$SGAN_RECIPE" --labels 25,50,100,1000 \
+    --seeds 0,1,2 --workers 12 --steps "$SGAN_STEPS"
   bench ablations --methods "sgan-hybrid,sgan-best[unsupervised_weight=0]" --labels 100 \
     --seeds 0 --workers 2 --steps "$SGAN_STEPS"
   bench report --methods sgan-report,vaegan-report --labels 25,50,100,1000 --seeds 0,1,2 \

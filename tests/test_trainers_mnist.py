@@ -181,6 +181,8 @@ def test_consistency_batch_must_not_be_negative():
 
     with pytest.raises(GanzooError, match="consistency_batch must be"):
         _trainer("sgan", "best", consistency_batch=-1)
+    with pytest.raises(GanzooError, match="consistency_batch needs consistency_weight"):
+        _trainer("sgan", "hybrid", consistency_batch=100)
 
 
 def test_consistency_needs_the_joint_update():

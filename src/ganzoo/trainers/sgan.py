@@ -77,18 +77,19 @@ class SGANTrainConfig(SemiSupervisedConfig):
             raise GanzooError(
                 f"generator_loss must be 'ns', 'fm' or 'fm+ns', got '{self.generator_loss}'"
             )
-        if self.consistency_weight < 0:
-            raise GanzooError(f"consistency_weight must be >= 0, got {self.consistency_weight}")
-        if self.consistency_weight > 0 and not self.joint_d_update:
-            raise GanzooError(
-                "consistency_weight needs joint_d_update=true (the report's protocol has none)"
-            )
-        if self.entropy_weight < 0:
-            raise GanzooError(f"entropy_weight must be >= 0, got {self.entropy_weight}")
-        if self.entropy_weight > 0 and not self.joint_d_update:
-            raise GanzooError("entropy_weight needs joint_d_update=true (the report's has none)")
+        # Extra terms of the joint update: the report's separate updates have no place for them.
+        for name in ("consistency_weight", "entropy_weight"):
+            value = getattr(self, name)
+            if value < 0:
+                raise GanzooError(f"{name} must be >= 0, got {value}")
+            if value > 0 and not self.joint_d_update:
+                raise GanzooError(
+                    f"{name} needs joint_d_update=true (the report's protocol has none)"
+                )
         if self.consistency_batch < 0:
             raise GanzooError(f"consistency_batch must be >= 0, got {self.consistency_batch}")
+        if self.consistency_batch > 0 and self.consistency_weight == 0:
+            raise GanzooError("consistency_batch needs consistency_weight > 0 (e.g. 1.0)")
         if self.labeled_view not in ("weak", "strong"):
             raise GanzooError(f"labeled_view must be 'weak' or 'strong', got '{self.labeled_view}'")
         if self.pseudo_label_teacher not in ("model", "ema"):
@@ -150,7 +151,7 @@ class SGANTrainer(SemiSupervisedTrainer):
         super().setup()
         cfg = self.config
         self.consistency_batches = None
-        if cfg.consistency_weight > 0 and cfg.consistency_batch > 0:
+        if cfg.consistency_batch > 0:  # validate() made sure the loss is on
             self.consistency_batches = self.make_batcher(
                 self.data, cfg.consistency_batch, "consistency"
             )
@@ -177,11 +178,7 @@ class SGANTrainer(SemiSupervisedTrainer):
 
     def next_batch(self) -> dict[str, torch.Tensor]:
         """Labeled images and labels, unlabeled real images (for D and for pseudo-labels)."""
-        if self.config.labeled_view == "strong":
-            x_labeled, y = self.labeled.next()
-            x_labeled = self._strong_view(x_labeled)
-        else:
-            x_labeled, y = self.labeled_batch()
+        x_labeled, y = self.labeled_batch()
         x_real, _ = self.batches.next()
         batch = {"x_labeled": x_labeled, "y": y, "x_real": x_real, "x_unlabeled": x_real}
         if self.consistency_batches is not None:
@@ -245,6 +242,13 @@ class SGANTrainer(SemiSupervisedTrainer):
             metrics.update(consistency=consistency.detach(), confident=confident)
         self.optimizer_step("d", total)
         return metrics
+
+    def labeled_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next labeled images in the weak view (a shift) or, if asked, the strong one."""
+        if self.config.labeled_view == "strong":
+            x, y = self.labeled.next()
+            return self._strong_view(x), y
+        return super().labeled_batch()
 
     def _teacher(self) -> torch.nn.Module:
         if self.config.pseudo_label_teacher == "ema" and self.ema is not None:
