@@ -5,7 +5,7 @@
 #
 #   MODE=probe bash scripts/mnist_gpu_session.sh   # ~1 min: step rates under the full load
 #   MODE=full SGAN_STEPS=12000 BUDGET=420 bash scripts/mnist_gpu_session.sh
-#   MODE=sweep METHODS="sgan-best,sgan-best[lr=0.0006]" SEEDS=0,1 WORKERS=4 \
+#   MODE=sweep METHODS="sgan-best,sgan-best[consistency_batch=350]" SEEDS=0,1,2 WORKERS=6 \
 #     SGAN_STEPS=20000 BUDGET=500 bash scripts/mnist_gpu_session.sh   # recipe search
 #
 # Data: GANZOO_DATA (default devdata/, a git-ignored copy of ../shared/data/MNIST).
@@ -18,7 +18,7 @@ OUT=${OUT:-/tmp/ganzoo-out}
 BUDGET=${BUDGET:-30}            # wall seconds each training run may take
 SGAN_STEPS=${SGAN_STEPS:-6000}  # steps of the best-recipe SGAN runs
 VAEGAN_LABELS=${VAEGAN_LABELS:-100}
-SGAN_RECIPE=${SGAN_RECIPE:-best}  # the SGAN recipe of the bundle and the grid (e.g. entropy)
+SGAN_RECIPE=${SGAN_RECIPE:-best}  # the SGAN recipe of the bundle and the grid (e.g. consistency)
 PRECISION=${PRECISION:-fp32}    # bf16: autocast (CPU: 1.5x the steps per second)
 export PYTHONPATH=$PWD/src GANZOO_DATA=${GANZOO_DATA:-$PWD/devdata} OMP_NUM_THREADS=1
 WORK=/tmp/ganzoo-work

@@ -119,9 +119,8 @@ class SGANTrainer(SemiSupervisedTrainer):
     schedule. ``hybrid`` is the same with G on feature matching plus the non-saturating
     loss, which keeps the samples recognisable. ``consistency`` adds FixMatch's
     pseudo-label loss on the unlabeled images and a linear learning-rate decay over the
-    second half; ``best`` is ``consistency``. ``entropy`` is ``consistency`` with a
-    learning rate of 6e-4 and entropy minimisation on the unlabeled images: the candidate
-    for ``best``, so far measured only in short CPU runs.
+    second half. ``entropy`` (= ``best``) is ``consistency`` with a learning rate of 6e-4
+    and entropy minimisation on the unlabeled images.
     """
 
     config_class = SGANTrainConfig
@@ -143,8 +142,8 @@ class SGANTrainer(SemiSupervisedTrainer):
     recipes["consistency"] = dataclasses.replace(
         recipes["hybrid"], steps=7000, consistency_weight=1.0, lr_decay_start=0.5
     )
-    recipes["best"] = recipes["consistency"]
     recipes["entropy"] = dataclasses.replace(recipes["consistency"], lr=6e-4, entropy_weight=1.0)
+    recipes["best"] = recipes["entropy"]
 
     def setup(self) -> None:
         """Labeled and unlabeled data on the device; optionally data-dependent init of D."""
