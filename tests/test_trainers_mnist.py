@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ganzoo import create_model, get_trainer
-from ganzoo.nn.augment import random_affine, random_erase, random_translate
+from ganzoo.nn.augment import random_affine, random_elastic, random_erase, random_translate
 from ganzoo.trainers.launch import build_train_config
 from mnist_fixtures import synthetic_digits
 
@@ -16,6 +16,7 @@ CASES = [
     ("sgan", "hybrid", {}),
     ("sgan", "best", {}),
     ("sgan", "consistency", {}),  # "entropy" is "best"
+    ("sgan", "best", {"strong_elastic": 34.0}),
     ("cnn", "report", {}),
     ("cnn", "best", {}),
     ("vaegan", "report", {}),
@@ -213,6 +214,31 @@ def test_random_erase_blanks_one_square_of_the_given_side():
     assert erased.max() == 100  # a whole 10x10 square when it lies inside the image
     assert erased.min() > 0 and (erased <= 100).all()
     assert torch.equal(random_erase(x, 0), x)
+
+
+def test_random_elastic_moves_pixels_by_about_alpha_scaled_pixels():
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    assert torch.equal(random_elastic(x, 0.0), x)
+    background = -torch.ones(8, 1, 28, 28)
+    warped = random_elastic(background, 34.0, 4.0, torch.Generator().manual_seed(0))
+    assert torch.allclose(warped, background, atol=1e-5)  # uncovered pixels are background
+    # A horizontal ramp of one unit per pixel: the output minus the input is -dx, in pixels.
+    ramp = torch.arange(28.0).view(1, 1, 1, 28).expand(256, 1, 28, 28).contiguous()
+    out = random_elastic(ramp, 34.0, 4.0, torch.Generator().manual_seed(1), fill=0.0)
+    shift = (out - ramp)[:, :, 8:20, 8:20].abs()  # away from the border
+    # Simard et al.'s setting moves pixels by about a pixel: not by 0.1, not by 10.
+    assert 0.5 < shift.mean() < 2.5 and shift.max() < 8
+    again = random_elastic(ramp, 34.0, 4.0, torch.Generator().manual_seed(1), fill=0.0)
+    assert torch.equal(out, again)  # seeded
+    smoother = random_elastic(ramp, 34.0, 8.0, torch.Generator().manual_seed(1), fill=0.0)
+    assert (smoother - ramp)[:, :, 8:20, 8:20].abs().mean() < shift.mean()
+
+
+def test_strong_elastic_rejects_a_negative_scale():
+    from ganzoo import GanzooError
+
+    with pytest.raises(GanzooError, match="strong_elastic must be >= 0"):
+        _trainer("sgan", "entropy", strong_elastic=-1.0)
 
 
 def test_data_dependent_init_standardises_every_layer_and_keeps_the_count():

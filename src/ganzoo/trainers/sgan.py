@@ -9,7 +9,7 @@ import torch
 
 from ganzoo import losses
 from ganzoo.errors import GanzooError
-from ganzoo.nn.augment import random_affine, random_erase, random_translate
+from ganzoo.nn.augment import random_affine, random_elastic, random_erase, random_translate
 from ganzoo.nn.init import data_dependent_init_
 from ganzoo.registry import register_trainer
 from ganzoo.trainers.semi import SemiSupervisedConfig, SemiSupervisedTrainer
@@ -45,6 +45,10 @@ class SGANTrainConfig(SemiSupervisedConfig):
         strong_scale: scaling range of the strong view is ``1 ± strong_scale``.
         strong_shift: shift range of the strong view, in pixels.
         strong_cutout: side of the square erased from the strong view (0: none).
+        strong_elastic: elastic distortion of the strong view (Simard et al. 2003): the
+            scale ``alpha`` of its displacement field, in pixels (34 in the paper;
+            0: none).
+        strong_elastic_sigma: smoothness of that field: its Gaussian's ``sigma``, in pixels.
         labeled_view: augmentation of the labeled images: ``"weak"`` (±``augment_shift``
             px) or ``"strong"`` (the strong view above: rotation, scaling, shift, cutout).
         pseudo_label_teacher: who labels the weak view: ``"model"`` (FixMatch: the
@@ -66,6 +70,8 @@ class SGANTrainConfig(SemiSupervisedConfig):
     strong_scale: float = 0.15
     strong_shift: float = 3.0
     strong_cutout: int = 10
+    strong_elastic: float = 0.0
+    strong_elastic_sigma: float = 4.0
     labeled_view: str = "weak"
     pseudo_label_teacher: str = "model"
     data_init: bool = False
@@ -86,6 +92,11 @@ class SGANTrainConfig(SemiSupervisedConfig):
                 raise GanzooError(
                     f"{name} needs joint_d_update=true (the report's protocol has none)"
                 )
+        if self.strong_elastic < 0 or self.strong_elastic_sigma <= 0:
+            raise GanzooError(
+                "strong_elastic must be >= 0 and strong_elastic_sigma > 0, got "
+                f"{self.strong_elastic} and {self.strong_elastic_sigma}"
+            )
         if self.consistency_batch < 0:
             raise GanzooError(f"consistency_batch must be >= 0, got {self.consistency_batch}")
         if self.consistency_batch > 0 and self.consistency_weight == 0:
@@ -263,6 +274,7 @@ class SGANTrainer(SemiSupervisedTrainer):
             cfg.strong_shift,
             self.augment_rng,
         )
+        x = random_elastic(x, cfg.strong_elastic, cfg.strong_elastic_sigma, self.augment_rng)
         return random_erase(x, cfg.strong_cutout, self.augment_rng)
 
     def _generator_step(self, x_real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
