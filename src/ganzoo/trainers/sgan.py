@@ -130,8 +130,9 @@ class SGANTrainer(SemiSupervisedTrainer):
     schedule. ``hybrid`` is the same with G on feature matching plus the non-saturating
     loss, which keeps the samples recognisable. ``consistency`` adds FixMatch's
     pseudo-label loss on the unlabeled images and a linear learning-rate decay over the
-    second half. ``entropy`` (= ``best``) is ``consistency`` with a learning rate of 6e-4
-    and entropy minimisation on the unlabeled images.
+    second half. ``entropy`` is ``consistency`` with a learning rate of 6e-4 and entropy
+    minimisation on the unlabeled images; ``best`` is ``entropy`` with a learning rate
+    of 1e-3.
     """
 
     config_class = SGANTrainConfig
@@ -154,7 +155,7 @@ class SGANTrainer(SemiSupervisedTrainer):
         recipes["hybrid"], steps=7000, consistency_weight=1.0, lr_decay_start=0.5
     )
     recipes["entropy"] = dataclasses.replace(recipes["consistency"], lr=6e-4, entropy_weight=1.0)
-    recipes["best"] = recipes["entropy"]
+    recipes["best"] = dataclasses.replace(recipes["entropy"], lr=1e-3)
 
     def setup(self) -> None:
         """Labeled and unlabeled data on the device; optionally data-dependent init of D."""
