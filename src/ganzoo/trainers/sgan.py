@@ -31,8 +31,8 @@ class SGANTrainConfig(SemiSupervisedConfig):
         consistency_weight: weight of a confidence-masked pseudo-label loss on the
             unlabeled real images (FixMatch, Sohn et al. 2020): the classifier's confident
             prediction on a weakly augmented view (±``augment_shift`` px) is the target
-            on a strongly augmented view (rotation, scaling, shift, cutout). 0: off (the
-            report). Needs ``joint_d_update``.
+            on a strongly augmented view (rotation, scaling, shift, optionally an
+            elastic distortion, cutout). 0: off (the report). Needs ``joint_d_update``.
         consistency_threshold: softmax confidence a pseudo-label needs.
         entropy_weight: weight of the class posterior's entropy on D's unlabeled real
             images in the joint update (entropy minimisation, as in Dai et al. 2017's
@@ -50,7 +50,7 @@ class SGANTrainConfig(SemiSupervisedConfig):
             0: none).
         strong_elastic_sigma: smoothness of that field: its Gaussian's ``sigma``, in pixels.
         labeled_view: augmentation of the labeled images: ``"weak"`` (±``augment_shift``
-            px) or ``"strong"`` (the strong view above: rotation, scaling, shift, cutout).
+            px) or ``"strong"`` (the strong view above).
         pseudo_label_teacher: who labels the weak view: ``"model"`` (FixMatch: the
             classifier being trained, without dropout) or ``"ema"`` (its weight average,
             as in Mean Teacher; needs ``ema_decay``).
