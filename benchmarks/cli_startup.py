@@ -21,7 +21,10 @@ from pathlib import Path
 
 def timed(cmd: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SystemExit(f"{' '.join(cmd)} failed: {last}")
     return time.perf_counter() - start
 
 
@@ -30,7 +33,9 @@ def main() -> None:
     parser.add_argument("name", nargs="?", default="sgan-mnist-100")
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
-    ganzoo = shutil.which("ganzoo") or str(Path(sys.executable).parent / "ganzoo")
+    # The script of this interpreter's environment, so both commands use the same Python.
+    beside = Path(sys.executable).parent / "ganzoo"
+    ganzoo = str(beside) if beside.exists() else shutil.which("ganzoo") or "ganzoo"
     out = Path(tempfile.mkdtemp()) / "digits.png"
     commands = {
         "import_torch": [sys.executable, "-c", "import torch"],
