@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from ganzoo import create_model, get_trainer
-from ganzoo.nn.augment import random_affine, random_elastic, random_erase, random_translate
+from ganzoo.nn.augment import (
+    elastic_displacement,
+    random_affine,
+    random_elastic,
+    random_erase,
+    random_translate,
+)
 from ganzoo.trainers.launch import build_train_config
 from mnist_fixtures import synthetic_digits
 
@@ -232,6 +238,15 @@ def test_random_elastic_moves_pixels_by_about_alpha_scaled_pixels():
     assert torch.equal(out, again)  # seeded
     smoother = random_elastic(ramp, 34.0, 8.0, torch.Generator().manual_seed(1), fill=0.0)
     assert (smoother - ramp)[:, :, 8:20, 8:20].abs().mean() < shift.mean()
+
+
+def test_elastic_field_joins_the_affine_grid_in_one_resampling():
+    x = torch.rand(8, 1, 28, 28) * 2 - 1
+    field = elastic_displacement(x.shape, 34.0, 4.0, torch.Generator().manual_seed(2))
+    combined = random_affine(x, 0.0, (1.0, 1.0), 0.0, displacement=field)
+    alone = random_elastic(x, 34.0, 4.0, torch.Generator().manual_seed(2))
+    assert torch.allclose(combined, alone, atol=1e-5)
+    assert elastic_displacement(x.shape, 0.0) is None
 
 
 def test_strong_elastic_rejects_a_negative_scale():

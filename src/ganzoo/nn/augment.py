@@ -27,6 +27,18 @@ def random_translate(
     return padded[index, :, rows, cols].permute(0, 3, 1, 2).contiguous()
 
 
+def _resample(
+    x: torch.Tensor, theta: torch.Tensor, displacement: torch.Tensor | None, fill: float
+) -> torch.Tensor:
+    """Bilinear ``grid_sample`` of ``x`` on the grid of ``theta`` moved by ``displacement``."""
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    if displacement is not None:
+        grid = grid + displacement
+    # grid_sample pads with zeros: sample x - fill so the padding lands on ``fill``.
+    moved = F.grid_sample(x - fill, grid.to(x.dtype), mode="bilinear", align_corners=False)
+    return moved + fill
+
+
 def random_affine(
     x: torch.Tensor,
     degrees: float,
@@ -34,11 +46,13 @@ def random_affine(
     max_shift: float = 0.0,
     generator: torch.Generator | None = None,
     fill: float = -1.0,
+    displacement: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Rotate by ``±degrees``, scale by a factor in ``scale`` and shift by ``±max_shift`` px.
 
     One ``affine_grid`` + bilinear ``grid_sample`` for the whole batch; uncovered pixels
-    get ``fill``.
+    get ``fill``. A ``displacement`` field (from :func:`elastic_displacement`) is added to
+    the same sampling grid, so an affine and an elastic distortion cost one resampling.
     """
     n, _, h, w = x.shape
     device = x.device
@@ -55,10 +69,7 @@ def random_affine(
     theta = torch.stack(
         [torch.stack([cos, -sin, shift_x], 1), torch.stack([sin, cos, shift_y], 1)], 1
     ).to(x.dtype)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    # grid_sample pads with zeros: sample x - fill so the padding lands on ``fill``.
-    moved = F.grid_sample(x - fill, grid, mode="bilinear", align_corners=False)
-    return moved + fill
+    return _resample(x, theta, displacement, fill)
 
 
 def random_erase(
@@ -80,24 +91,22 @@ def random_erase(
     return x.masked_fill(inside.unsqueeze(1), fill)
 
 
-def random_elastic(
-    x: torch.Tensor,
+def elastic_displacement(
+    shape: torch.Size | tuple[int, ...],
     alpha: float,
     sigma: float = 4.0,
     generator: torch.Generator | None = None,
-    fill: float = -1.0,
-) -> torch.Tensor:
-    """Elastic distortion (Simard et al. 2003), the classic strong augmentation of digits.
+    device: torch.device | str | None = None,
+) -> torch.Tensor | None:
+    """Random displacement field of Simard et al. 2003 for images of ``shape`` (N, C, H, W).
 
-    Each pixel moves by a random displacement field: uniform noise in ``[-1, 1]`` per
-    pixel and axis, smoothed by a Gaussian of ``sigma`` pixels and scaled by ``alpha``
-    pixels (Simard et al. used ``alpha`` 34, ``sigma`` 4 on MNIST). One separable blur and
-    one bilinear ``grid_sample`` for the whole batch; uncovered pixels get ``fill``.
+    Uniform noise in ``[-1, 1]`` per pixel and axis, smoothed by a Gaussian of ``sigma``
+    pixels (one separable blur) and scaled by ``alpha`` pixels; returned as (N, H, W, 2)
+    in ``grid_sample``'s normalised coordinates, or ``None`` when ``alpha <= 0``.
     """
     if alpha <= 0:
-        return x
-    n, _, h, w = x.shape
-    device = x.device
+        return None
+    n, _, h, w = shape
     field = torch.rand(n * 2, 1, h, w, generator=generator, device=device) * 2 - 1
     radius = max(1, int(3 * sigma))
     taps = torch.arange(-radius, radius + 1, device=device, dtype=field.dtype)
@@ -107,8 +116,25 @@ def random_elastic(
     field = F.conv2d(field, kernel.view(1, 1, -1, 1), padding=(radius, 0))
     # Pixels to grid_sample's normalised coordinates: the image spans 2 units.
     scale = torch.tensor([2.0 / w, 2.0 / h], device=device)
-    displacement = field.view(n, 2, h, w).permute(0, 2, 3, 1) * alpha * scale
-    identity = torch.eye(2, 3, device=device).expand(n, 2, 3)
-    grid = F.affine_grid(identity, [n, 1, h, w], align_corners=False) + displacement
-    moved = F.grid_sample(x - fill, grid.to(x.dtype), mode="bilinear", align_corners=False)
-    return moved + fill
+    return field.view(n, 2, h, w).permute(0, 2, 3, 1) * alpha * scale
+
+
+def random_elastic(
+    x: torch.Tensor,
+    alpha: float,
+    sigma: float = 4.0,
+    generator: torch.Generator | None = None,
+    fill: float = -1.0,
+) -> torch.Tensor:
+    """Elastic distortion (Simard et al. 2003), the classic strong augmentation of digits.
+
+    Each pixel moves by :func:`elastic_displacement` (Simard et al. used ``alpha`` 34,
+    ``sigma`` 4 on MNIST); one bilinear ``grid_sample`` for the whole batch; uncovered
+    pixels get ``fill``. To combine it with :func:`random_affine`, pass the field to
+    that function instead: one resampling, not two.
+    """
+    displacement = elastic_displacement(x.shape, alpha, sigma, generator, x.device)
+    if displacement is None:
+        return x
+    identity = torch.eye(2, 3, device=x.device, dtype=x.dtype).expand(x.shape[0], 2, 3)
+    return _resample(x, identity, displacement, fill)

@@ -9,7 +9,12 @@ import torch
 
 from ganzoo import losses
 from ganzoo.errors import GanzooError
-from ganzoo.nn.augment import random_affine, random_elastic, random_erase, random_translate
+from ganzoo.nn.augment import (
+    elastic_displacement,
+    random_affine,
+    random_erase,
+    random_translate,
+)
 from ganzoo.nn.init import data_dependent_init_
 from ganzoo.registry import register_trainer
 from ganzoo.trainers.semi import SemiSupervisedConfig, SemiSupervisedTrainer
@@ -268,14 +273,18 @@ class SGANTrainer(SemiSupervisedTrainer):
 
     def _strong_view(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.config
+        # The elastic field joins the affine grid: one resampling of each image.
+        displacement = elastic_displacement(
+            x.shape, cfg.strong_elastic, cfg.strong_elastic_sigma, self.augment_rng, x.device
+        )
         x = random_affine(
             x,
             cfg.strong_degrees,
             (1.0 - cfg.strong_scale, 1.0 + cfg.strong_scale),
             cfg.strong_shift,
             self.augment_rng,
+            displacement=displacement,
         )
-        x = random_elastic(x, cfg.strong_elastic, cfg.strong_elastic_sigma, self.augment_rng)
         return random_erase(x, cfg.strong_cutout, self.augment_rng)
 
     def _generator_step(self, x_real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
