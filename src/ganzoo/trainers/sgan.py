@@ -293,8 +293,10 @@ class SGANTrainer(SemiSupervisedTrainer):
         if kind == "ns":
             loss = losses.generator_loss(d(fake))
         else:
+            with torch.no_grad():  # the real side is the target: no graph to keep
+                real_features = d.features(x_real)
             features = d.features(fake)
-            loss = losses.feature_matching_loss(d.features(x_real), features)
+            loss = losses.feature_matching_loss(real_features, features)
             if kind == "fm+ns":
                 loss = loss + losses.generator_loss(d.logits_from_features(features))
         self.optimizer_step("g", loss)
