@@ -15,7 +15,9 @@ model (``sgan-best[model.preset=wide;model.input_noise=0.3]``). ``--steps`` is o
 number for every method or ``method=steps`` pairs. With ``--workers`` the runs go to
 that many processes sharing the device (small networks leave a GPU mostly idle in one
 process); ``--jsonl`` appends each finished run at once, so a cut-off benchmark keeps
-what it did.
+what it did. Every run records the test accuracy of each class and its largest
+confusion (a run that merged two classes shows there); ``--keep DIR`` also keeps each
+run's folder (model, ``metrics.jsonl`` with the test accuracy every 500 steps).
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ import re
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import torch
 
 from ganzoo import create_model, get_trainer
 from ganzoo.data import load_dataset
 from ganzoo.devices import select_device
+from ganzoo.metrics import confusion_matrix
 from ganzoo.trainers.launch import build_train_config
 
 #: The report's test accuracies (%), SPEC "Reported results", 600 steps.
@@ -97,6 +101,9 @@ def run_one(method: str, labels: int, seed: int, args: argparse.Namespace, train
         overrides["steps"] = steps
     if args.precision:
         overrides["precision"] = args.precision
+    if args.keep:
+        name = re.sub(r"[^A-Za-z0-9_.=-]+", "_", method)
+        overrides.update(out_dir=str(Path(args.keep) / f"{name}-{labels}-s{seed}"), eval_every=500)
     limits = [args.max_seconds, args.stop_at - time.time() if args.stop_at else None]
     limits = [limit for limit in limits if limit]
     if limits:
@@ -114,9 +121,27 @@ def run_one(method: str, labels: int, seed: int, args: argparse.Namespace, train
         "seed": seed,
         "steps": result.steps,
         "planned_steps": config.steps,
-        "test_accuracy": result.evaluation["test_accuracy"],
+        **_accuracy_record(trainer, result, test),
         "seconds": round(seconds, 2),
         "device": str(trainer.device),
+    }
+
+
+def _accuracy_record(trainer, result, test) -> dict:
+    """Test accuracy, that of each class and the largest confusion, with the EMA weights."""
+    trainer.model.eval()
+    with torch.no_grad(), trainer.ema_weights():
+        counts = confusion_matrix(trainer.model, test).double()
+    off_diagonal = counts - torch.diag(counts.diagonal())
+    true, predicted = divmod(int(off_diagonal.argmax()), counts.shape[1])
+    return {
+        "test_accuracy": result.evaluation["test_accuracy"],
+        "class_accuracy": [round(v, 4) for v in (counts.diagonal() / counts.sum(1)).tolist()],
+        "worst_confusion": {
+            "true": true,
+            "predicted": predicted,
+            "share": round(float(counts[true, predicted] / counts[true].sum()), 4),
+        },
     }
 
 
@@ -244,6 +269,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes sharing the device")
     parser.add_argument("--jsonl", default=None, help="append each finished run to this file")
     parser.add_argument("--data-root", default=None)
+    parser.add_argument(
+        "--keep", default=None, help="keep each run's folder (model, metrics) under this folder"
+    )
     args = parser.parse_args()
     args.stop_at = time.time() + args.deadline if args.deadline else None
     if args.steps and "=" in args.steps:

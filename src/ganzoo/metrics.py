@@ -1,4 +1,4 @@
-"""Measuring models: classification accuracy, reconstruction error, and a generic evaluator."""
+"""Measuring models: accuracy and confusions, reconstruction error, a generic evaluator."""
 
 from __future__ import annotations
 
@@ -15,8 +15,12 @@ if TYPE_CHECKING:
 
 
 @torch.no_grad()
-def accuracy(model: ZooModel, data: ImageDataset, batch_size: int = 1000) -> float:
-    """Fraction of ``data`` that ``model.classify`` labels correctly.
+def confusion_matrix(model: ZooModel, data: ImageDataset, batch_size: int = 1000) -> torch.Tensor:
+    """Counts of ``model.classify``'s predictions: row = true class, column = predicted.
+
+    A ``(classes, classes)`` long tensor on the CPU, ``classes`` being the width of the
+    model's logits. Its diagonal over its row sums is the accuracy of each class, which
+    shows a semi-supervised run that merged two classes.
 
     Raises:
         GanzooError: if the data set has no labels.
@@ -24,11 +28,33 @@ def accuracy(model: ZooModel, data: ImageDataset, batch_size: int = 1000) -> flo
     """
     if data.labels is None:
         raise GanzooError(f"data set '{data.name}' has no labels; accuracy needs a labeled set")
-    device = model.device
-    correct = torch.zeros((), dtype=torch.long, device=device)
-    for images, labels in iterate_batches(data, batch_size, device):
-        correct += (model.classify(images).argmax(dim=1) == labels).sum()
-    return correct.item() / len(data)
+    counts: torch.Tensor | None = None
+    for images, labels in iterate_batches(data, batch_size, model.device):
+        logits = model.classify(images)
+        classes = logits.shape[1]
+        if counts is None and int(data.labels.max()) >= classes:
+            raise GanzooError(
+                f"data set '{data.name}' has labels up to {int(data.labels.max())} but the "
+                f"model predicts {classes} classes; evaluate it on data of its own classes"
+            )
+        pairs = labels.long() * classes + logits.argmax(dim=1)
+        batch_counts = torch.bincount(pairs, minlength=classes * classes)
+        counts = batch_counts if counts is None else counts + batch_counts
+    if counts is None:
+        raise GanzooError(f"data set '{data.name}' is empty; nothing to measure")
+    classes = math.isqrt(counts.numel())
+    return counts.view(classes, classes).cpu()
+
+
+def accuracy(model: ZooModel, data: ImageDataset, batch_size: int = 1000) -> float:
+    """Fraction of ``data`` that ``model.classify`` labels correctly.
+
+    Raises:
+        GanzooError: if the data set has no labels.
+
+    """
+    counts = confusion_matrix(model, data, batch_size)
+    return counts.trace().item() / len(data)
 
 
 @torch.no_grad()

@@ -1,0 +1,52 @@
+"""Classification metrics: the confusion matrix and the accuracy computed from it."""
+
+import pytest
+import torch
+
+from ganzoo.data import ImageDataset
+from ganzoo.errors import GanzooError
+from ganzoo.metrics import accuracy, confusion_matrix
+
+
+class PixelClassifier:
+    """Reads the class off the first pixel (``20 * label``); calls every 3 a 5."""
+
+    device = torch.device("cpu")
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        label = ((x[:, 0, 0, 0] + 1) * 127.5 / 20).round().long()
+        label = torch.where(label == 3, torch.full_like(label, 5), label)
+        return torch.nn.functional.one_hot(label, 10).float()
+
+
+def pixel_digits(labels: torch.Tensor) -> ImageDataset:
+    images = torch.zeros(len(labels), 1, 4, 4, dtype=torch.uint8)
+    images[:, 0, 0, 0] = (labels * 20).to(torch.uint8)
+    return ImageDataset(images=images, labels=labels, name="pixel-digits", num_classes=10)
+
+
+class TestConfusionMatrix:
+    def test_rows_are_true_classes_and_columns_predictions(self):
+        labels = torch.arange(10).repeat_interleave(torch.arange(1, 11))  # class k: k+1 images
+        counts = confusion_matrix(PixelClassifier(), pixel_digits(labels), batch_size=7)
+        assert counts.shape == (10, 10) and counts.dtype == torch.long
+        assert counts.sum(dim=1).tolist() == list(range(1, 11))
+        assert counts[3, 5] == 4 and counts[3, 3] == 0
+        expected_diagonal = [k + 1 if k != 3 else 0 for k in range(10)]
+        assert counts.diagonal().tolist() == expected_diagonal
+
+    def test_accuracy_is_its_trace_over_the_size(self):
+        labels = torch.arange(10).repeat(3)
+        assert accuracy(PixelClassifier(), pixel_digits(labels), batch_size=4) == pytest.approx(0.9)
+
+    def test_labels_beyond_the_models_classes_are_one_clear_error(self):
+        data = pixel_digits(torch.tensor([0, 1, 2]))
+        data.labels = torch.tensor([0, 1, 12])
+        with pytest.raises(GanzooError, match="labels up to 12 but the model predicts 10"):
+            confusion_matrix(PixelClassifier(), data)
+
+    def test_unlabeled_data_is_one_clear_error(self):
+        data = pixel_digits(torch.tensor([0, 1]))
+        data.labels = None
+        with pytest.raises(GanzooError, match="has no labels"):
+            confusion_matrix(PixelClassifier(), data)
