@@ -150,3 +150,18 @@ def test_conditional_entropy_matches_a_float64_reference_and_survives_huge_logit
     value = value.detach()
     assert math.isfinite(float(value)) and torch.isfinite(huge.grad).all()
     assert float(value) < math.log(5) / 2 + 1e-4
+
+
+def test_marginal_entropy_matches_a_float64_reference_and_scores_merged_classes_low():
+    logits = torch.randn(32, 10) * 4
+    mean_p = torch.softmax(logits.double(), dim=1).mean(dim=0)
+    reference = -(mean_p * mean_p.log()).sum()
+    assert torch.allclose(losses.marginal_entropy(logits).double(), reference, atol=1e-5)
+    # Confident and balanced over 10 classes: log 10. Confident but all in 2 classes: log 2.
+    balanced = torch.eye(10).repeat(3, 1) * 1e4
+    merged = torch.eye(10)[torch.arange(30) % 2] * 1e4
+    assert math.isclose(float(losses.marginal_entropy(balanced)), math.log(10), rel_tol=1e-5)
+    assert math.isclose(float(losses.marginal_entropy(merged)), math.log(2), rel_tol=1e-5)
+    huge = (torch.eye(10)[torch.arange(6) % 3] * 1e4).requires_grad_()
+    losses.marginal_entropy(huge).backward()
+    assert torch.isfinite(huge.grad).all()

@@ -183,6 +183,27 @@ def test_entropy_minimisation_trains_and_needs_the_joint_update():
         _trainer("sgan", "report", entropy_weight=1.0)
 
 
+def test_class_balance_is_maximised_and_needs_the_joint_update(monkeypatch):
+    from ganzoo import GanzooError, losses
+
+    gradients = []  # d(total loss)/d(balance): -weight when the balance is maximised
+    marginal_entropy = losses.marginal_entropy
+
+    def spy(logits):
+        value = marginal_entropy(logits)
+        value.register_hook(lambda grad: gradients.append(float(grad)))
+        return value
+
+    monkeypatch.setattr(losses, "marginal_entropy", spy)
+    result = _trainer("sgan", "best", steps=2, class_balance_weight=2.0).fit()
+    assert gradients == [-2.0, -2.0]
+    assert 0.0 < result.metrics["balance"] <= math.log(10) + 1e-5
+    with pytest.raises(GanzooError, match="class_balance_weight needs joint_d_update"):
+        _trainer("sgan", "report", class_balance_weight=1.0)
+    with pytest.raises(GanzooError, match="class_balance_weight must be >= 0"):
+        _trainer("sgan", "best", class_balance_weight=-1.0)
+
+
 def test_consistency_batch_must_not_be_negative():
     from ganzoo import GanzooError
 

@@ -105,6 +105,19 @@ def conditional_entropy(class_logits: torch.Tensor) -> torch.Tensor:
     return -(log_p.exp() * log_p).sum(dim=1).mean()
 
 
+def marginal_entropy(class_logits: torch.Tensor) -> torch.Tensor:
+    """Entropy ``H(E_x p(y|x))`` of the batch's mean class posterior (nats).
+
+    Maximised beside :func:`conditional_entropy`, it keeps the classes in use balanced:
+    confident predictions that all fall in a few classes score low (Krause et al. 2010's
+    regularised information maximisation; Springenberg 2016's CatGAN). The mean is taken
+    in log space (``logsumexp`` of ``log_softmax``), so huge logits stay finite.
+    """
+    log_p = torch.log_softmax(class_logits.float(), dim=1)
+    log_mean = torch.logsumexp(log_p, dim=0) - math.log(log_p.shape[0])
+    return -(log_mean.exp() * log_mean).sum()
+
+
 # ------------------------------------------------------------------ VAE
 def kl_to_standard_normal(mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
     """``KL(N(μ, σ²) ‖ N(0, I))`` summed over latent dimensions, averaged over the batch.

@@ -42,6 +42,10 @@ class SGANTrainConfig(SemiSupervisedConfig):
         entropy_weight: weight of the class posterior's entropy on D's unlabeled real
             images in the joint update (entropy minimisation, as in Dai et al. 2017's
             "Bad GAN"). 0: off.
+        class_balance_weight: weight of the entropy of the mean class posterior on D's
+            unlabeled real batch, maximised (Krause et al. 2010; CatGAN, Springenberg
+            2016): it keeps entropy minimisation and pseudo-labels from merging two
+            classes into one. 0: off.
         consistency_batch: unlabeled images per step for the pseudo-label loss, drawn
             apart from D's real batch (FixMatch's μ·B: 7 unlabeled per labeled image).
             0: reuse D's real half batch. D's forward is cheap beside G's, so a large
@@ -71,6 +75,7 @@ class SGANTrainConfig(SemiSupervisedConfig):
     consistency_threshold: float = 0.95
     consistency_batch: int = 0
     entropy_weight: float = 0.0
+    class_balance_weight: float = 0.0
     strong_degrees: float = 15.0
     strong_scale: float = 0.15
     strong_shift: float = 3.0
@@ -89,7 +94,7 @@ class SGANTrainConfig(SemiSupervisedConfig):
                 f"generator_loss must be 'ns', 'fm' or 'fm+ns', got '{self.generator_loss}'"
             )
         # Extra terms of the joint update: the report's separate updates have no place for them.
-        for name in ("consistency_weight", "entropy_weight"):
+        for name in ("consistency_weight", "entropy_weight", "class_balance_weight"):
             value = getattr(self, name)
             if value < 0:
                 raise GanzooError(f"{name} must be >= 0, got {value}")
@@ -246,6 +251,10 @@ class SGANTrainer(SemiSupervisedTrainer):
             entropy = losses.conditional_entropy(logits[1])
             total = total + cfg.entropy_weight * entropy
             metrics["entropy"] = entropy.detach()
+        if cfg.class_balance_weight > 0:
+            balance = losses.marginal_entropy(logits[1])
+            total = total - cfg.class_balance_weight * balance
+            metrics["balance"] = balance.detach()
         if cfg.consistency_weight > 0:
             with torch.no_grad():
                 weak = random_translate(batch["x_unlabeled"], cfg.augment_shift, self.augment_rng)
