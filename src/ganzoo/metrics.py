@@ -23,7 +23,8 @@ def confusion_matrix(model: ZooModel, data: ImageDataset, batch_size: int = 1000
     shows a semi-supervised run that merged two classes.
 
     Raises:
-        GanzooError: if the data set has no labels.
+        GanzooError: if the data set has no labels, is empty, or has labels beyond the
+            model's classes.
 
     """
     if data.labels is None:
