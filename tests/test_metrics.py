@@ -50,3 +50,7 @@ class TestConfusionMatrix:
         data.labels = None
         with pytest.raises(GanzooError, match="has no labels"):
             confusion_matrix(PixelClassifier(), data)
+
+    def test_an_empty_data_set_is_one_clear_error(self):
+        with pytest.raises(GanzooError, match="is empty"):
+            confusion_matrix(PixelClassifier(), pixel_digits(torch.zeros(0, dtype=torch.long)))
