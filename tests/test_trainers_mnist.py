@@ -63,6 +63,10 @@ def test_one_step_changes_weights_with_finite_losses(arch, recipe, extra):
             f"{arch}/{recipe}: {prefix} did not change"
         )
     assert 0.0 <= result.evaluation["test_accuracy"] <= 1.0
+    # The accuracy comes from the confusion matrix the trainer keeps for per-class figures.
+    counts = trainer.last_confusion
+    assert counts.shape == (10, 10) and int(counts.sum()) == len(trainer.eval_data)
+    assert result.evaluation["test_accuracy"] == counts.trace().item() / counts.sum().item()
 
 
 def test_report_generator_update_leaves_the_discriminator_alone():

@@ -30,20 +30,21 @@ def confusion_matrix(model: ZooModel, data: ImageDataset, batch_size: int = 1000
     if data.labels is None:
         raise GanzooError(f"data set '{data.name}' has no labels; accuracy needs a labeled set")
     counts: torch.Tensor | None = None
+    classes = 0
     for images, labels in iterate_batches(data, batch_size, model.device):
         logits = model.classify(images)
-        classes = logits.shape[1]
-        if counts is None and int(data.labels.max()) >= classes:
-            raise GanzooError(
-                f"data set '{data.name}' has labels up to {int(data.labels.max())} but the "
-                f"model predicts {classes} classes; evaluate it on data of its own classes"
-            )
+        if counts is None:
+            classes, top = logits.shape[1], int(data.labels.max())
+            if top >= classes:
+                raise GanzooError(
+                    f"data set '{data.name}' has labels up to {top} but "
+                    f"the model predicts {classes} classes; evaluate it on data of its own classes"
+                )
+            counts = torch.zeros(classes * classes, dtype=torch.long, device=logits.device)
         pairs = labels.long() * classes + logits.argmax(dim=1)
-        batch_counts = torch.bincount(pairs, minlength=classes * classes)
-        counts = batch_counts if counts is None else counts + batch_counts
+        counts.scatter_add_(0, pairs, torch.ones_like(pairs))  # no host sync, unlike bincount
     if counts is None:
         raise GanzooError(f"data set '{data.name}' is empty; nothing to measure")
-    classes = math.isqrt(counts.numel())
     return counts.view(classes, classes).cpu()
 
 

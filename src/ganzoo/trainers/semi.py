@@ -9,7 +9,7 @@ import torch
 
 from ganzoo.data import labeled_subset
 from ganzoo.errors import GanzooError
-from ganzoo.metrics import accuracy
+from ganzoo.metrics import confusion_matrix
 from ganzoo.nn.augment import random_translate
 from ganzoo.trainers.base import TrainConfig, Trainer
 
@@ -51,6 +51,8 @@ class SemiSupervisedTrainer(Trainer):
 
     def setup(self) -> None:
         """Pick the labeled subset and put labeled and unlabeled data on the device."""
+        #: Confusion matrix of the latest evaluation (``None`` before the first).
+        self.last_confusion: torch.Tensor | None = None
         if self.data.labels is None:
             raise GanzooError(f"data set '{self.data.name}' has no labels; pick a labeled one")
         index = labeled_subset(self.data.labels, self.config.labels, seed=self.config.label_seed)
@@ -70,5 +72,10 @@ class SemiSupervisedTrainer(Trainer):
         return random_translate(x, self.config.augment_shift, self.augment_rng), y
 
     def evaluate(self) -> dict[str, float]:
-        """Accuracy of ``model.classify`` on ``eval_data`` (the test split)."""
-        return {"test_accuracy": accuracy(self.model, self.eval_data)}
+        """Accuracy of ``model.classify`` on ``eval_data`` (the test split).
+
+        The confusion matrix it comes from stays in ``last_confusion`` (rows true class,
+        columns predicted), for the accuracy of each class.
+        """
+        self.last_confusion = confusion_matrix(self.model, self.eval_data)
+        return {"test_accuracy": self.last_confusion.trace().item() / len(self.eval_data)}
