@@ -38,6 +38,7 @@ import torch
 from ganzoo import create_model, get_trainer
 from ganzoo.data import load_dataset
 from ganzoo.devices import select_device
+from ganzoo.metrics import confusion_summary
 from ganzoo.trainers.launch import build_train_config
 
 #: The report's test accuracies (%), SPEC "Reported results", 600 steps.
@@ -128,17 +129,12 @@ def run_one(method: str, labels: int, seed: int, args: argparse.Namespace, train
 
 def _accuracy_record(trainer, result) -> dict:
     """Test accuracy, that of each class and the largest confusion (the final evaluation)."""
-    counts = trainer.last_confusion.double()
-    off_diagonal = counts - torch.diag(counts.diagonal())
-    true, predicted = divmod(int(off_diagonal.argmax()), counts.shape[1])
+    summary = confusion_summary(trainer.last_confusion, top=1)
+    worst = summary["confusions"][0] if summary["confusions"] else None
     return {
         "test_accuracy": result.evaluation["test_accuracy"],
-        "class_accuracy": [round(v, 4) for v in (counts.diagonal() / counts.sum(1)).tolist()],
-        "worst_confusion": {
-            "true": true,
-            "predicted": predicted,
-            "share": round(float(counts[true, predicted] / counts[true].sum()), 4),
-        },
+        "class_accuracy": summary["class_accuracy"],
+        "worst_confusion": worst and {k: worst[k] for k in ("true", "predicted", "share")},
     }
 
 

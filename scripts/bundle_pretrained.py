@@ -49,7 +49,8 @@ def main() -> None:
     model = load_folder(folder)
     test = load_dataset(dataset, "test", root=args.data_root)
     results = evaluate_model(model, test)
-    metrics = {f"test_{k}": round(v, 6) for k, v in results.items()}
+    # The card's metrics are numbers; per-class lists and confusions stay in `ganzoo eval`.
+    metrics = {f"test_{k}": round(v, 6) for k, v in results.items() if isinstance(v, float)}
 
     samples = None
     if model.can("sample"):

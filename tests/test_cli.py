@@ -287,6 +287,7 @@ def test_train_sgan_on_labeled_npz_then_eval_and_plots(tmp_path):
     assert evaluated.exit_code == 0, evaluated.output
     report = json.loads(evaluated.stdout)
     assert report["n"] == 40 and 0.0 <= report["accuracy"] <= 1.0
+    assert len(report["class_accuracy"]) == 10 and isinstance(report["confusions"], list)
 
 
 def test_encode_vaegan_writes_mu_and_log_sigma(tmp_path):

@@ -1,11 +1,11 @@
-"""Classification metrics: the confusion matrix and the accuracy computed from it."""
+"""Classification metrics: the confusion matrix, its summary and the accuracy computed from it."""
 
 import pytest
 import torch
 
 from ganzoo.data import ImageDataset
 from ganzoo.errors import GanzooError
-from ganzoo.metrics import accuracy, confusion_matrix
+from ganzoo.metrics import accuracy, confusion_matrix, confusion_summary, evaluate_model
 
 
 class PixelClassifier:
@@ -54,3 +54,32 @@ class TestConfusionMatrix:
     def test_an_empty_data_set_is_one_clear_error(self):
         with pytest.raises(GanzooError, match="is empty"):
             confusion_matrix(PixelClassifier(), pixel_digits(torch.zeros(0, dtype=torch.long)))
+
+
+class TestConfusionSummary:
+    def test_class_accuracy_and_confusions_largest_first(self):
+        counts = torch.tensor([[8, 2, 0], [0, 5, 0], [1, 4, 5]])
+        summary = confusion_summary(counts)
+        assert summary["class_accuracy"] == [0.8, 1.0, 0.5]
+        assert summary["confusions"] == [
+            {"true": 2, "predicted": 1, "count": 4, "share": 0.4},
+            {"true": 0, "predicted": 1, "count": 2, "share": 0.2},
+            {"true": 2, "predicted": 0, "count": 1, "share": 0.1},
+        ]  # zeros left out
+
+    def test_a_class_without_examples_has_no_accuracy(self):
+        counts = torch.tensor([[3, 1, 0], [0, 0, 0], [0, 0, 2]])
+        assert confusion_summary(counts)["class_accuracy"] == [0.75, None, 1.0]
+
+    def test_top_limits_the_list(self):
+        counts = torch.tensor([[8, 2, 0], [0, 5, 0], [1, 4, 5]])
+        assert [c["count"] for c in confusion_summary(counts, top=1)["confusions"]] == [4]
+
+    def test_evaluation_of_a_classifier_reports_its_classes(self):
+        labels = torch.arange(10).repeat(2)
+        model = PixelClassifier()
+        model.can = lambda ability: ability == "classify"
+        results = evaluate_model(model, pixel_digits(labels), batch_size=6)
+        assert results["accuracy"] == pytest.approx(0.9)
+        assert results["class_accuracy"][3] == 0.0 and results["class_accuracy"][5] == 1.0
+        assert results["confusions"] == [{"true": 3, "predicted": 5, "count": 2, "share": 1.0}]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -48,6 +48,45 @@ def confusion_matrix(model: ZooModel, data: ImageDataset, batch_size: int = 1000
     return counts.view(classes, classes).cpu()
 
 
+def confusion_summary(counts: torch.Tensor, top: int = 5) -> dict[str, Any]:
+    """Each class's accuracy and the largest confusions of a confusion matrix.
+
+    Args:
+        counts: a ``(classes, classes)`` matrix from :func:`confusion_matrix` (rows true
+            class, columns predicted).
+        top: how many of the largest off-diagonal counts to list.
+
+    Returns:
+        ``{"class_accuracy": [...], "confusions": [{"true", "predicted", "count",
+        "share"}, ...]}``: a class without examples has accuracy ``None`` (JSON
+        ``null``); ``share`` is the count over the true class's size; confusions are
+        largest first, zeros left out.
+
+    """
+    counts = counts.double()
+    sizes = counts.sum(dim=1)
+    off_diagonal = counts - torch.diag(counts.diagonal())
+    values, flat = off_diagonal.flatten().sort(descending=True, stable=True)
+    confusions = []
+    for value, index in zip(values[:top].tolist(), flat[:top].tolist(), strict=True):
+        if value == 0:
+            break
+        true, predicted = divmod(index, counts.shape[1])
+        confusions.append(
+            {
+                "true": true,
+                "predicted": predicted,
+                "count": int(value),
+                "share": round(value / sizes[true].item(), 4),
+            }
+        )
+    class_accuracy = [
+        round(right / size, 4) if size else None
+        for right, size in zip(counts.diagonal().tolist(), sizes.tolist(), strict=True)
+    ]
+    return {"class_accuracy": class_accuracy, "confusions": confusions}
+
+
 def accuracy(model: ZooModel, data: ImageDataset, batch_size: int = 1000) -> float:
     """Fraction of ``data`` that ``model.classify`` labels correctly.
 
@@ -76,16 +115,22 @@ def reconstruction_error(
     return {"mse": mse, "psnr": psnr}
 
 
-def evaluate_model(model: ZooModel, data: ImageDataset, batch_size: int = 1000) -> dict[str, float]:
+def evaluate_model(model: ZooModel, data: ImageDataset, batch_size: int = 1000) -> dict[str, Any]:
     """Every measure the model supports on ``data``: accuracy, reconstruction error.
+
+    A classifier on labeled data gets ``accuracy`` and, from the same pass over the
+    data, each class's accuracy and its largest confusions (:func:`confusion_summary`);
+    a model that reconstructs gets ``mse`` and ``psnr``.
 
     Raises:
         GanzooError: if the model offers nothing to measure on this data.
 
     """
-    results: dict[str, float] = {}
+    results: dict[str, Any] = {}
     if model.can("classify") and data.labels is not None:
-        results["accuracy"] = accuracy(model, data, batch_size)
+        counts = confusion_matrix(model, data, batch_size)
+        results["accuracy"] = counts.trace().item() / len(data)
+        results.update(confusion_summary(counts))
     if model.can("reconstruct"):
         results.update(reconstruction_error(model, data, batch_size))
     if not results:
