@@ -97,6 +97,16 @@ def test_interrupted_checkpoint_write_keeps_the_previous_one(tiny_data, tmp_path
     assert again.load_checkpoint() == 4
 
 
+def test_a_fresh_trainer_does_not_overwrite_an_earlier_run(tiny_data, tmp_path):
+    _trainer(tiny_data, tmp_path / "run", steps=2).fit()
+    kept = _weights(tmp_path / "run" / "checkpoint")
+    with pytest.raises(GanzooError, match="already holds a run; fit\\(resume=True\\)"):
+        _trainer(tiny_data, tmp_path / "run", steps=2).fit()
+    after = _weights(tmp_path / "run" / "checkpoint")
+    assert all(torch.equal(after[k], kept[k]) for k in kept)
+    assert _trainer(tiny_data, tmp_path / "run", steps=3).fit(resume=True).steps == 3
+
+
 def test_interrupted_swap_falls_back_to_the_old_folder(tiny_data, tmp_path):
     trainer = _trainer(tiny_data, tmp_path / "run", steps=2)
     trainer.fit()

@@ -516,10 +516,22 @@ class Trainer:
 
         Raises:
             TrainingDiverged: if a loss becomes NaN or infinite.
+            GanzooError: if a fresh trainer (no step taken) is not resuming and
+                ``out_dir`` already holds a run, which would be overwritten. A trainer
+                that has trained may call ``fit`` again with a larger ``steps``.
 
         """
         if resume:
             self.load_checkpoint()
+        elif (
+            self.step == 0
+            and self.checkpoint_dir is not None
+            and ckpt.find_checkpoint(self.checkpoint_dir) is not None
+        ):
+            raise GanzooError(
+                f"{self.config.out_dir} already holds a run; fit(resume=True) continues it, "
+                "or choose another out_dir"
+            )
         start = self._fit_start = time.perf_counter()
         cfg = self.config
         self.model.train()
