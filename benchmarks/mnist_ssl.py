@@ -102,8 +102,7 @@ def run_one(method: str, labels: int, seed: int, args: argparse.Namespace, train
     if args.precision:
         overrides["precision"] = args.precision
     if args.keep:
-        name = re.sub(r"[^A-Za-z0-9_.=-]+", "_", method)
-        overrides.update(out_dir=str(Path(args.keep) / f"{name}-{labels}-s{seed}"), eval_every=500)
+        overrides.update(out_dir=str(keep_folder(args.keep, method, labels, seed)), eval_every=500)
     limits = [args.max_seconds, args.stop_at - time.time() if args.stop_at else None]
     limits = [limit for limit in limits if limit]
     if limits:
@@ -171,6 +170,12 @@ def _run_job(job: tuple[str, int, int]) -> dict:
         return run_one(method, labels, seed, args, _WORKER["train"], _WORKER["test"])
     except Exception as error:  # noqa: BLE001 - one failed run must not lose the others
         return {**failed, "error": repr(error)}
+
+
+def keep_folder(keep: str, method: str, labels: int, seed: int) -> Path:
+    """The folder ``--keep`` gives one run."""
+    name = re.sub(r"[^A-Za-z0-9_.=-]+", "_", method)
+    return Path(keep) / f"{name}-{labels}-s{seed}"
 
 
 def run_all(jobs: list[tuple[str, int, int]], args: argparse.Namespace) -> list[dict]:
@@ -281,6 +286,10 @@ def main() -> None:
         for labels in args.labels.split(",")
         for seed in args.seeds.split(",")
     ]
+    if args.keep:  # refuse now, not hours later when the run reaches its folder
+        taken = [f for f in (keep_folder(args.keep, *job) for job in jobs) if f.exists()]
+        if taken:
+            parser.error(f"--keep: {taken[0]} already exists; choose another --keep folder")
     # Longest first, so the pool does not end waiting on one long run.
     jobs.sort(key=lambda job: -planned_cost(job[0], args.steps))
     os.environ.setdefault("OMP_NUM_THREADS", "1")
