@@ -8,6 +8,7 @@ no softmax before a cross-entropy.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -116,6 +117,60 @@ def marginal_entropy(class_logits: torch.Tensor) -> torch.Tensor:
     log_p = torch.log_softmax(class_logits.float(), dim=1)
     log_mean = torch.logsumexp(log_p, dim=0) - math.log(log_p.shape[0])
     return -(log_mean.exp() * log_mean).sum()
+
+
+# ------------------------------------------------------------------ unconditional GANs
+def bce_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """DCGAN discriminator loss from raw logits (Goodfellow et al. 2014; Radford et al. 2016).
+
+    ``−mean log D(x) − mean log(1 − D(G(z)))`` with ``D = sigmoid(logit)``, i.e.
+    ``mean softplus(−l_real) + mean softplus(l_fake)``: no sigmoid is ever taken, so
+    saturated logits give finite losses and gradients.
+    """
+    return F.softplus(-real_logits.float()).mean() + F.softplus(fake_logits.float()).mean()
+
+
+def bce_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss from raw logits: ``−mean log D(G(z)) = mean softplus(−l)``."""
+    return F.softplus(-fake_logits.float()).mean()
+
+
+def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """WGAN critic loss (Arjovsky et al. 2017): ``mean D(G(z)) − mean D(x)``.
+
+    Minimising it maximises the critic's estimate of the Wasserstein-1 distance; the
+    critic must be kept (approximately) 1-Lipschitz, by weight clipping
+    (:func:`ganzoo.nn.constraints.clip_weights_`) or a gradient penalty (:func:`gradient_penalty`).
+    """
+    return fake_scores.float().mean() - real_scores.float().mean()
+
+
+def wasserstein_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """WGAN generator loss: ``−mean D(G(z))``."""
+    return -fake_scores.float().mean()
+
+
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """WGAN-GP penalty (Gulrajani et al. 2017, Algorithm 1): ``E[(‖∇_x̂ D(x̂)‖₂ − 1)²]``.
+
+    ``x̂ = x + α (x̃ − x)`` with one ``α ~ U[0, 1]`` per sample (the course report drew
+    it from N(0, 1), a bug). The norm is taken per sample over every channel and pixel
+    (any channel count), and the penalty is averaged over the batch; the graph is kept
+    (``create_graph``) so the penalty trains the critic. Computed in fp32.
+    """
+    real, fake = real.detach().float(), fake.detach().float()
+    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+    alpha = torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype)
+    mixed = (real + alpha * (fake - real)).requires_grad_(True)
+    scores = critic(mixed).float()
+    (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    norms = grad.flatten(1).norm(2, dim=1)
+    return (norms - 1.0).pow(2).mean()
 
 
 # ------------------------------------------------------------------ VAE
