@@ -353,6 +353,113 @@ def test_folder_missing_or_empty(tmp_path):
         load_dataset(f"folder:{tmp_path}")
 
 
+def _pil_luma(r: int, g: int, b: int) -> int:
+    """Pillow's convert("L"): ITU-R 601-2 luma in 16-bit fixed point."""
+    return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16
+
+
+def _flat_rgb_folder(root: Path, colours, size=(40, 30)) -> Path:
+    from PIL import Image
+
+    root.mkdir(parents=True, exist_ok=True)
+    for i, colour in enumerate(colours):
+        arr = np.zeros((size[1], size[0], 3), np.uint8)
+        arr[:] = colour
+        Image.fromarray(arr).save(root / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("size", [28, 8, 64])
+def test_folder_is_resized_to_image_size(tmp_path, size):
+    """A folder feeds a model of any image size: every image comes out size x size."""
+    root = _flat_rgb_folder(tmp_path / "imgs", [(10, 20, 30), (200, 100, 50)])
+    ds = load_dataset(f"folder:{root}", image_size=size)
+    assert ds.images.shape == (2, 3, size, size)
+    assert torch.all(ds.images[1, 0] == 200) and torch.all(ds.images[1, 2] == 50)
+
+
+def test_folder_rgb_to_one_channel(tmp_path):
+    """A folder of RGB images can feed a 1-channel model: channels=1 gives luma."""
+    colours = [(10, 20, 30), (200, 100, 50), (255, 255, 255)]
+    root = _flat_rgb_folder(tmp_path / "imgs", colours)
+    ds = load_dataset(f"folder:{root}", image_size=28, channels=1)
+    assert ds.images.shape == (3, 1, 28, 28) and ds.channels == 1
+    for i, colour in enumerate(colours):
+        assert ds.images[i].unique().tolist() == [_pil_luma(*colour)]
+    # an .npz of the same pictures converts to the same pixels
+    x = np.stack([np.full((28, 28, 3), c, np.uint8) for c in colours])
+    np.savez(tmp_path / "same.npz", x=x)
+    same = load_dataset(f"npz:{tmp_path / 'same.npz'}", channels=1)
+    assert torch.equal(same.images, ds.images)
+
+
+def test_gray_to_three_channels(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "gray"
+    root.mkdir()
+    Image.fromarray(np.full((12, 12), 90, np.uint8), mode="L").save(root / "a.png")
+    assert load_dataset(f"folder:{root}", image_size=12).channels == 1  # auto: stays gray
+    ds = load_dataset(f"folder:{root}", image_size=12, channels=3)
+    assert ds.images.shape == (1, 3, 12, 12) and torch.all(ds.images == 90)
+    ref = make_mnist(tmp_path / "MNIST" / "raw", n_test=3)
+    mnist = load_dataset("mnist", "test", root=tmp_path, channels=3, image_size=32)
+    assert mnist.images.shape == (3, 3, 32, 32)
+    assert torch.equal(mnist.images[:, 0], mnist.images[:, 2])
+    plain = load_dataset("mnist", "test", root=tmp_path, channels=1)
+    assert np.array_equal(plain.images[:, 0].numpy(), ref["t10k"][0])  # already 1: untouched
+
+
+def test_npz_alpha_is_dropped_for_three_channels(tmp_path):
+    x = np.zeros((2, 8, 8, 4), np.uint8)
+    x[..., :3] = (1, 2, 3)
+    x[..., 3] = 255
+    np.savez(tmp_path / "rgba.npz", x=x)
+    ds = load_dataset(f"npz:{tmp_path / 'rgba.npz'}", channels=3)
+    assert ds.images.shape == (2, 3, 8, 8) and ds.images[:, :, 0, 0].tolist() == [[1, 2, 3]] * 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"channels": 2}, "channels must be 1"),
+        ({"channels": True}, "channels must be 1"),
+        ({"image_size": 0}, "image_size must be a positive integer"),
+        ({"image_size": 2.5}, "image_size must be a positive integer"),
+    ],
+)
+def test_bad_image_size_or_channels_is_one_line(tmp_path, kwargs, match):
+    root = _flat_rgb_folder(tmp_path / "imgs", [(1, 2, 3)])
+    with pytest.raises(GanzooError, match=match) as exc:
+        load_dataset(f"folder:{root}", **kwargs)
+    one_line(exc)
+
+
+def test_a_new_source_is_one_table_entry(monkeypatch):
+    """Sources are a table: one loader and one entry make a name (with aliases) loadable."""
+
+    def load_toy(req: sources.Request) -> ImageDataset:
+        images = torch.full((3, 1, 4, 4), 7, dtype=torch.uint8)
+        return ImageDataset(images, torch.tensor([0, 1, 0]), "toy", 2)
+
+    monkeypatch.setitem(
+        sources.SOURCES, "toy", sources.Source(load_toy, ("train",), aliases=("toy-set",))
+    )
+    ds = load_dataset("Toy-Set", image_size=8)
+    assert ds.name == "toy" and ds.images.shape == (3, 1, 8, 8)
+    with pytest.raises(GanzooError, match="did you mean 'toy'"):
+        load_dataset("tyo")
+    with pytest.raises(GanzooError, match="valid splits: train$"):
+        load_dataset("toy", "test")
+
+
+def test_form_without_path_says_how():
+    for name in ("npz", "npz:", "FOLDER:"):
+        with pytest.raises(GanzooError, match=r"needs a path, e\.g\.") as exc:
+            load_dataset(name)
+        one_line(exc)
+
+
 # --------------------------------------------------------------------------------------
 # names, splits, roots
 

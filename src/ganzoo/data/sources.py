@@ -387,13 +387,15 @@ SOURCES: dict[str, Source] = {
 #: Names accepted by :func:`load_dataset` besides the ``npz:`` and ``folder:`` forms.
 DATASET_NAMES: tuple[str, ...] = tuple(n for n, s in SOURCES.items() if s.path is None)
 
-_FORMS = tuple(f"{n}:<{s.path}>" for n, s in SOURCES.items() if s.path is not None)
-_BY_SPELLING = {
-    spelling: name
-    for name, source in SOURCES.items()
-    if source.path is None
-    for spelling in (name, *source.aliases)
-}
+
+def _spellings() -> dict[str, str]:
+    """Every accepted spelling of a named (not ``form:<path>``) source, to its name."""
+    return {
+        spelling: name
+        for name, source in SOURCES.items()
+        if source.path is None
+        for spelling in (name, *source.aliases)
+    }
 
 
 def _needs_path(form: str) -> GanzooError:
@@ -411,14 +413,15 @@ def _lookup(name: str) -> tuple[str, Source, Path | None]:
             raise _needs_path(form)
         return f"{form}:", SOURCES[form], Path(arg).expanduser()
     lowered = raw.lower()
-    if lowered in _BY_SPELLING:
-        canonical = _BY_SPELLING[lowered]
+    spellings = _spellings()
+    if lowered in spellings:
+        canonical = spellings[lowered]
         return canonical, SOURCES[canonical], None
     if lowered in SOURCES:  # a form named without its path, e.g. "npz"
         raise _needs_path(lowered)
+    known = [n if s.path is None else f"{n}:<{s.path}>" for n, s in SOURCES.items()]
     raise GanzooError(
-        f"unknown dataset {name!r}{did_you_mean(lowered, _BY_SPELLING)} "
-        f"(known: {', '.join(DATASET_NAMES + _FORMS)})"
+        f"unknown dataset {name!r}{did_you_mean(lowered, spellings)} (known: {', '.join(known)})"
     )
 
 
