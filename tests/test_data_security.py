@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import os
 import pickle
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,45 @@ def test_genuine_cifar_batches_still_load(tmp_path, protocol):
     assert train.labels[:3].tolist() == y1
     test = load_dataset("cifar10", "test", root=tmp_path)
     assert test.labels.tolist() == ref["test_batch"][1]
+
+
+def py2_batch(x: np.ndarray, labels: list[int]) -> bytes:
+    """A batch as the original files are: Python 2 cPickle, protocol 2, written by numpy 1.
+
+    Keys and the raw pixels are Python 2 ``str`` (SHORT_BINSTRING / BINSTRING opcodes,
+    which Python 3 never writes) and the array is rebuilt by ``numpy.core.multiarray``.
+    """
+
+    def s(b: bytes) -> bytes:
+        return b"U" + bytes([len(b)]) + b
+
+    n, width = x.shape
+    dtype = (
+        b"cnumpy\ndtype\n" + s(b"u1") + b"K\x00K\x01\x87R"
+        b"(K\x03" + s(b"|") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+    )
+    raw = x.tobytes()
+    array = (
+        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85" + s(b"b")
+        + b"\x87R(K\x01K" + bytes([n]) + b"M" + struct.pack("<H", width) + b"\x86"
+        + dtype + b"\x89T" + struct.pack("<I", len(raw)) + raw + b"tb"
+    )  # fmt: skip
+    labels_op = b"](" + b"".join(b"K" + bytes([v]) for v in labels) + b"e"
+    return (
+        b"\x80\x02}(" + s(b"batch_label") + s(b"training batch 1 of 5")
+        + s(b"labels") + labels_op + s(b"data") + array + b"u."
+    )  # fmt: skip
+
+
+def test_original_python2_batch_format_loads(tmp_path):
+    ref = write_batches(tmp_path, 2)
+    x = np.random.default_rng(5).integers(0, 256, size=(3, 3072), dtype=np.uint8)
+    (tmp_path / "cifar-10-batches-py" / "test_batch").write_bytes(py2_batch(x, [3, 1, 4]))
+    test = load_dataset("cifar10", "test", root=tmp_path)
+    assert np.array_equal(test.images.reshape(3, -1).numpy(), x)
+    assert test.labels.tolist() == [3, 1, 4]
+    assert len(load_dataset("cifar10", "all", root=tmp_path)) == 18
+    assert load_dataset("cifar10", root=tmp_path).labels[:3].tolist() == ref["data_batch_1"][1]
 
 
 def test_fortran_ordered_array_loads(tmp_path):
