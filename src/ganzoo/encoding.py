@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +10,7 @@ import torch
 
 from ganzoo.data import ImageDataset, iterate_batches
 from ganzoo.errors import GanzooError
+from ganzoo.sampling import atomic_file, check_new_file
 
 if TYPE_CHECKING:
     from ganzoo.models.base import ZooModel
@@ -41,23 +41,36 @@ def encode_dataset(
     return codes
 
 
-def save_codes(codes: dict[str, np.ndarray], path: str | Path) -> Path:
-    """Write codes to an ``.npz`` file atomically.
+def save_codes(codes: dict[str, np.ndarray], path: str | Path, overwrite: bool = False) -> Path:
+    """Write codes to an ``.npz`` file atomically (a failed write leaves nothing behind).
+
+    Args:
+        codes: ``{name: array}``, as :func:`encode_dataset` returns.
+        path: the destination, ending in ``.npz``.
+        overwrite: replace an existing file (otherwise it is refused).
 
     Raises:
-        GanzooError: if the path does not end in ``.npz`` or cannot be written.
+        GanzooError: if the path does not end in ``.npz``, exists, or cannot be written.
 
     """
+    path = check_codes_path(path, overwrite)
+    with atomic_file(path, overwrite) as handle:
+        np.savez(handle, **codes)
+    return path
+
+
+def check_codes_path(path: str | Path, overwrite: bool = False) -> Path:
+    """Check, before any work, that codes may be written to ``path``; return it as a ``Path``.
+
+    Raises:
+        GanzooError: for an empty path, a suffix other than ``.npz``, a folder, or an
+            existing file without ``overwrite``.
+
+    """
+    if not str(path).strip():
+        raise GanzooError("--out is empty; give an .npz file, e.g. --out codes.npz")
     path = Path(path)
-    if path.suffix != ".npz":
+    if path.suffix.lower() != ".npz":
         raise GanzooError(f"--out must end in .npz, got {path.name}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npz")
-        np.savez(tmp, **codes)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise GanzooError(
-            f"cannot write {path}: {exc.strerror or exc}; choose another --out"
-        ) from None
+    check_new_file(path, overwrite)
     return path
