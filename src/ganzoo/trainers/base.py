@@ -1,20 +1,28 @@
 """The one training loop every architecture shares (mimicry's pattern).
 
-:class:`Trainer` owns everything that is not model-specific: device, seeds,
-bf16 autocast, step counting, callbacks, progress on stderr, the JSONL metrics
-log, EMA, atomic checkpoints and resume, a NaN guard, and data parallelism under
-``torchrun``. A subclass declares its optimisers in :meth:`Trainer.configure_optimizers`
-and does one update in :meth:`Trainer.train_step`.
+:class:`Trainer` owns the loop and nothing model-specific: device, seeds, RNG
+generators, bf16 autocast, optimiser steps, step counting, the EMA, progress on
+stderr, data parallelism under ``torchrun``, stopping on SIGINT/SIGTERM, and the
+periodic jobs (:mod:`ganzoo.trainers.callbacks`: evaluation, sample grids,
+checkpoints, plots), all triggered the same way. What lives on disk and the
+rules for it (lock, marker, checkpoint, metrics log, resume checks) are
+:mod:`ganzoo.trainers.run_folder`'s; what a finished run leaves for users (Hub
+folder, model card, ``train_summary.json``) is :mod:`ganzoo.trainers.export`'s.
+
+A subclass declares its optimisers in :meth:`Trainer.configure_optimizers` and
+does one update in :meth:`Trainer.train_step`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
+import math
+import signal
+import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,10 +32,18 @@ from torch import nn
 from ganzoo.data import DeviceBatcher, ImageDataset
 from ganzoo.devices import select_device
 from ganzoo.errors import GanzooError
-from ganzoo.trainers import checkpoint as ckpt
-from ganzoo.trainers import distributed
-from ganzoo.trainers.callbacks import Callback, Evaluation, NaNGuard, SampleGrid
+from ganzoo.trainers import distributed, export
+from ganzoo.trainers.callbacks import (
+    Callback,
+    Checkpoints,
+    Evaluation,
+    KeepBest,
+    NaNGuard,
+    SampleGrid,
+    TrainingPlots,
+)
 from ganzoo.trainers.ema import EMA
+from ganzoo.trainers.run_folder import RunFolder, check_resume, dataset_fingerprint
 
 
 @dataclass
@@ -81,28 +97,45 @@ class TrainConfig:
     quiet: bool = False
 
     def validate(self) -> None:
-        """Check the values a user can get wrong.
+        """Check the values a user can get wrong (NaN and infinities included).
 
         Raises:
             GanzooError: naming the field and its allowed values.
 
         """
-        if self.steps < 1:
-            raise GanzooError(f"steps must be at least 1, got {self.steps}")
-        if self.batch_size < 1:
-            raise GanzooError(f"batch_size must be at least 1, got {self.batch_size}")
-        if self.lr <= 0:
-            raise GanzooError(f"lr must be positive, got {self.lr}")
+        check_at_least(self, "steps", 1)
+        check_at_least(self, "batch_size", 1)
+        check_positive(self, "lr")
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:  # False for NaN
+                raise GanzooError(f"{name} must be in [0, 1), got {value}")
         if self.precision not in ("fp32", "bf16"):
             raise GanzooError(f"precision must be 'fp32' or 'bf16', got '{self.precision}'")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise GanzooError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
         if not 0.0 <= self.lr_decay_start <= 1.0:
             raise GanzooError(f"lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
-        if self.max_seconds is not None and self.max_seconds <= 0:
-            raise GanzooError(f"max_seconds must be positive, got {self.max_seconds}")
-        if self.log_every < 1:
-            raise GanzooError(f"log_every must be at least 1, got {self.log_every}")
+        if self.max_seconds is not None:
+            check_positive(self, "max_seconds")
+        check_at_least(self, "log_every", 1)
+        for name in ("sample_every", "eval_every", "checkpoint_every"):
+            check_at_least(self, name, 0)
+
+
+def check_at_least(config: Any, name: str, low: float) -> None:
+    """Raise a one-line :class:`GanzooError` unless ``config.<name>`` is finite and ``>= low``."""
+    value = getattr(config, name)
+    if not (value >= low and math.isfinite(value)):  # written so that NaN fails too
+        bound = f"at least {low}" if low else ">= 0"
+        raise GanzooError(f"{name} must be {bound} (and finite), got {value}")
+
+
+def check_positive(config: Any, name: str) -> None:
+    """Raise a one-line :class:`GanzooError` unless ``config.<name>`` is finite and ``> 0``."""
+    value = getattr(config, name)
+    if not (value > 0 and math.isfinite(value)):  # `not (x > 0)` is True for NaN
+        raise GanzooError(f"{name} must be a positive finite number, got {value}")
 
 
 @dataclass
@@ -115,6 +148,7 @@ class TrainResult:
         metrics: the last logged training metrics.
         evaluation: the last evaluation results.
         out_dir: the run folder, if any.
+        summary: what ``<out>/train_summary.json`` holds (``ganzoo train`` prints it).
 
     """
 
@@ -123,6 +157,23 @@ class TrainResult:
     metrics: dict[str, float]
     evaluation: dict[str, float]
     out_dir: Path | None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class TrainingInterrupted(GanzooError):
+    """SIGINT (Ctrl-C) or SIGTERM stopped training after a step; a checkpoint was saved.
+
+    Attributes:
+        signum: the signal received.
+        exit_code: the conventional exit status, ``128 + signum`` (130 for SIGINT,
+            143 for SIGTERM).
+
+    """
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
 
 
 class Trainer:
@@ -171,8 +222,10 @@ class Trainer:
         self.data = data
         self.eval_data = eval_data
         self.out_dir = Path(self.config.out_dir) if self.config.out_dir else None
+        #: The run folder on disk (``None`` without ``out_dir``).
+        self.run = RunFolder(self.out_dir) if self.out_dir is not None else None
         self.step = 0
-        #: The command line that started the run, recorded in the model card.
+        #: The command line that started the run, recorded in the model card and summary.
         self.command: str | None = None
         self.generators: dict[str, torch.Generator] = {}
         self.noise = self.make_generator("noise")
@@ -191,6 +244,7 @@ class Trainer:
         self.last_evaluation: dict[str, float] = {}
         self._sums: dict[str, torch.Tensor] = {}
         self._count = 0
+        self._stop_signal: int | None = None
 
     # ----------------------------------------------------------------- for subclasses
     def setup(self) -> None:
@@ -240,6 +294,14 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         """Measure the model on ``eval_data`` (default: nothing)."""
         return {}
+
+    def data_fingerprint(self) -> dict[str, Any]:
+        """What identifies the training data, saved with checkpoints and checked on resume.
+
+        Default: the data set's name, size and cheap hashes of its images and labels.
+        A subclass that picks from the data (e.g. a labeled subset) adds that choice.
+        """
+        return dataset_fingerprint(self.data)
 
     def sample_images(self, n: int, seed: int = 0) -> torch.Tensor | None:
         """Images for sample grids, from the EMA weights when there are some."""
@@ -324,32 +386,38 @@ class Trainer:
     @property
     def checkpoint_dir(self) -> Path | None:
         """Where the resumable checkpoint lives (``<out>/checkpoint``)."""
-        return self.out_dir / "checkpoint" if self.out_dir else None
+        return self.run.checkpoint_dir if self.run is not None else None
 
     def has_checkpoint(self) -> bool:
         """Whether a complete checkpoint exists on disk."""
-        return (
-            self.checkpoint_dir is not None
-            and ckpt.find_checkpoint(self.checkpoint_dir) is not None
-        )
+        return self.run is not None and self.run.find_checkpoint() is not None
 
     def _default_callbacks(self) -> list[Callback]:
-        from ganzoo.trainers.callbacks import KeepBest
-        from ganzoo.trainers.plots import TrainingPlots
-
-        callbacks: list[Callback] = [NaNGuard()]
-        if self.config.sample_every > 0:
-            callbacks.append(SampleGrid(self.config.sample_every))
-        callbacks.append(Evaluation(self.config.eval_every))
-        if self.config.keep_best:
-            callbacks.append(KeepBest(self.config.keep_best))
-        callbacks.append(TrainingPlots())
+        cfg = self.config
+        callbacks: list[Callback] = [NaNGuard(), Evaluation(cfg.eval_every)]
+        if cfg.keep_best:
+            callbacks.append(KeepBest(cfg.keep_best))
+        if cfg.sample_every > 0:
+            callbacks.append(SampleGrid(cfg.sample_every))
+        callbacks += [TrainingPlots(), Checkpoints(cfg.checkpoint_every)]
         return callbacks
 
     def _emit(self, hook: str, *args: Any) -> None:
         for callback in self.callbacks:
             if self.is_main or callback.all_ranks:
                 getattr(callback, hook)(self, *args)
+
+    def _run_jobs(self, step: int, end: bool = False) -> None:
+        """The one rule of periodic work: each job runs every ``every`` steps, and at the end."""
+        for callback in self.callbacks:
+            if not (self.is_main or callback.all_ranks):
+                continue
+            due = callback.every > 0 and step % callback.every == 0
+            if end:
+                due = callback.at_end and getattr(callback, "_last_run", None) != step
+            if due:
+                callback.run(self, step)
+                callback._last_run = step  # type: ignore[attr-defined]
 
     # ----------------------------------------------------------------- logging
     def _accumulate(self, metrics: dict[str, torch.Tensor]) -> None:
@@ -366,13 +434,22 @@ class Trainer:
         self._sums, self._count = {}, 0
         return dict(zip(names, values, strict=True))
 
+    def _log_training(self, progress: Any = None, task: Any = None) -> None:
+        logged = self._flush_metrics()
+        if not logged:
+            return
+        self.last_metrics = logged
+        self.log({"step": self.step, "kind": "train", **logged})
+        self._emit("on_log", self.step, logged)
+        if progress is not None:
+            progress.update(task, info="  ".join(f"{k} {v:.3g}" for k, v in logged.items()))
+
     def log(self, record: dict[str, Any]) -> None:
         """Append one record to ``<out>/metrics.jsonl`` (main process only)."""
-        if self.out_dir is None or not self.is_main:
+        if self.run is None or not self.is_main:
             return
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        self.run.path.mkdir(parents=True, exist_ok=True)
+        self.run.log(record)
 
     def run_evaluation(self, step: int) -> dict[str, float]:
         """Evaluate (on the main process), log and pass the results to callbacks."""
@@ -406,43 +483,69 @@ class Trainer:
 
     def save_checkpoint(self) -> Path | None:
         """Write ``<out>/checkpoint`` atomically (main process only)."""
-        folder = self.checkpoint_dir
-        if folder is None or not self.is_main:
+        if self.run is None or not self.is_main:
             return None
-        from ganzoo.hub import save_weights, write_checkpoint
-
-        def write(tmp: Path) -> None:
-            write_checkpoint(self.model, tmp)
-            if self.ema is not None:
-                save_weights(self.ema.state_dict(), tmp / ckpt.EMA_NAME)
-            ckpt.save_json(tmp / ckpt.TRAIN_CONFIG_NAME, dataclasses.asdict(self.config))
-            ckpt.save_state(tmp / ckpt.STATE_NAME, self.state_dict())
-
-        return ckpt.write_folder_atomically(folder, write)
+        self.run.path.mkdir(parents=True, exist_ok=True)
+        return self.run.save_checkpoint(
+            self.model,
+            ema_state=self.ema.state_dict() if self.ema is not None else None,
+            train_config=dataclasses.asdict(self.config),
+            data=self.data_fingerprint(),
+            state=self.state_dict(),
+        )
 
     def load_checkpoint(self, folder: str | Path | None = None) -> int:
         """Restore model, EMA, optimisers, schedulers, step and RNG states; return the step.
 
+        ``folder`` is a run folder (default: ``out_dir``); its ``checkpoint/`` is read.
+
+        The checkpoint must have been saved with this training config, model config
+        and data, except for the fields a resume may change
+        (:data:`ganzoo.trainers.run_folder.RESUMABLE_FIELDS`). A changed ``lr`` is
+        re-applied to every optimiser (and its schedule).
+
         Raises:
-            GanzooError: if there is no checkpoint or it does not fit this model.
+            GanzooError: if there is no checkpoint, or it does not fit this model,
+                config or data (one line naming every differing field).
 
         """
         from safetensors.torch import load_file
 
         from ganzoo.hub import WEIGHTS_NAME, load_weights_strict
+        from ganzoo.trainers import checkpoint as ckpt
 
-        target = Path(folder) if folder is not None else self.checkpoint_dir
-        found = ckpt.find_checkpoint(target) if target is not None else None
-        if found is None:
-            raise GanzooError(f"no checkpoint to resume from in {target}; start without --resume")
+        run = RunFolder(folder) if folder is not None else self.run
+        if run is None:
+            raise GanzooError("no checkpoint to resume from: the config has no out_dir")
+        saved = run.read_checkpoint(type(self.config))
+        state = saved.state
+        step = int(state["step"])
+        hub_config = getattr(self.model, "hub_config", None)
+        check_resume(
+            run.path,
+            step=step,
+            saved_config=dataclasses.asdict(saved.config),
+            config=dataclasses.asdict(self.config),
+            saved_model=saved.model,
+            model=hub_config().get("config") if callable(hub_config) else None,
+            saved_data=saved.data,
+            data=self.data_fingerprint(),
+        )
+        found = saved.folder
         load_weights_strict(self.model, found / WEIGHTS_NAME, str(found))
         if self.ema is not None and (found / ckpt.EMA_NAME).is_file():
             self.ema.load_state_dict(load_file(str(found / ckpt.EMA_NAME), device=str(self.device)))
-        state = ckpt.load_state(found / ckpt.STATE_NAME)
+        missing = sorted(set(self.optimizers) - set(state["optimizers"]))
+        if missing:
+            raise GanzooError(
+                f"checkpoint {found} has no state for optimiser(s) {', '.join(missing)}; "
+                "it was saved by another trainer setup: start a new run"
+            )
         for name, optimizer in self.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][name])
         for name, scheduler in self.schedulers.items():
-            scheduler.load_state_dict(state["schedulers"][name])
+            if name in state["schedulers"]:
+                scheduler.load_state_dict(state["schedulers"][name])
         for name, generator in self.generators.items():
             if name in state["generators"]:
                 generator.set_state(state["generators"][name])
@@ -450,42 +553,61 @@ class Trainer:
         if "cuda_rng" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         if self.ema is not None:
-            self.ema.num_updates = int(state.get("ema_updates", self.step))
-        self.step = int(state["step"])
+            self.ema.num_updates = int(state.get("ema_updates", step))
+        if saved.config.lr != self.config.lr:
+            self._rescale_lr(self.config.lr / saved.config.lr)
+        self.step = step
         return self.step
+
+    def _rescale_lr(self, ratio: float) -> None:
+        """Scale every optimiser's learning rate (and its schedule's base) by ``ratio``."""
+        for optimizer in self.optimizers.values():
+            for group in optimizer.param_groups:
+                group["lr"] *= ratio
+                if "initial_lr" in group:
+                    group["initial_lr"] *= ratio
+        for scheduler in self.schedulers.values():
+            scheduler.base_lrs = [lr * ratio for lr in scheduler.base_lrs]
+
+    # ----------------------------------------------------------------- export
+    def training_facts(self) -> dict[str, Any]:
+        """What the model card's Training section says about this run."""
+        return {
+            "steps": self.step,
+            "seed": self.config.seed,
+            "device": str(self.device),
+            "wall time of the last fit (s)": round(time.perf_counter() - self._fit_start, 1),
+        }
 
     def export(self, folder: str | Path, metrics: dict[str, Any] | None = None) -> Path:
         """Write the model (EMA weights where kept) as a Hub folder with a model card.
 
         Each file is written atomically; the newest sample grid goes in as ``samples.png``.
         """
-        import shutil
-
-        from ganzoo.hub import export_pretrained
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        grids = [p for c in self.callbacks if isinstance(c, SampleGrid) for p in c.paths]
-        samples = None
-        if grids:
-            shutil.copyfile(grids[-1], folder / "samples.png")
-            samples = "samples.png"
+        grid = self.run.newest_sample_grid(self.step) if self.run is not None else None
         with self.ema_weights():
-            return export_pretrained(
+            return export.export_model(
                 self.model,
                 folder,
                 metrics=metrics,
-                samples=samples,
                 command=self.command,
-                training={
-                    "steps": self.step,
-                    "seed": self.config.seed,
-                    "device": str(self.device),
-                    "wall time of the last fit (s)": round(
-                        time.perf_counter() - self._fit_start, 1
-                    ),
-                },
+                training=self.training_facts(),
+                sample_grid=grid,
             )
+
+    def summary(self, result: TrainResult) -> dict[str, Any]:
+        """The run's summary, as ``train_summary.json`` holds it."""
+        return {
+            "command": self.command,
+            "out": str(result.out_dir) if result.out_dir is not None else None,
+            "pictures": export.run_pictures(result.out_dir) if result.out_dir else [],
+            "steps": result.steps,
+            "seconds": round(result.seconds, 2),
+            "device": export.device_name(self.device),
+            "torch": torch.__version__,
+            **{f"train/{k}": v for k, v in result.metrics.items()},
+            **result.evaluation,
+        }
 
     # ----------------------------------------------------------------- the loop
     def _progress(self):  # noqa: ANN202 - rich types are imported lazily
@@ -507,31 +629,99 @@ class Trainer:
         limit = self.config.max_seconds
         return limit is not None and time.perf_counter() - start >= limit
 
-    def fit(self, resume: bool = False) -> TrainResult:
+    @contextlib.contextmanager
+    def _stop_on_signals(self) -> Iterator[None]:
+        """While training, SIGINT and SIGTERM ask the loop to stop after the current step.
+
+        A second signal interrupts at once (the checkpoint on disk stays consistent:
+        it is swapped in atomically). The previous handlers come back afterwards.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._stop_signal is not None:
+                raise KeyboardInterrupt
+            self._stop_signal = signum
+
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        self._stop_signal = None
+        for s in previous:
+            signal.signal(s, handler)
+        try:
+            yield
+        finally:
+            for s, old in previous.items():
+                signal.signal(s, old)
+
+    @contextlib.contextmanager
+    def _open_run(self, resume: bool, overwrite: bool) -> Iterator[None]:
+        """Own the run folder for the duration of ``fit``: checked, locked, marked."""
+        if self.run is None or not self.is_main:
+            yield
+            return
+        self.run.open(overwrite=overwrite)
+        try:
+            if not resume and self.step == 0 and self.run.find_checkpoint() is not None:
+                raise GanzooError(
+                    f"{self.config.out_dir} already holds a run; fit(resume=True) continues it, "
+                    "or choose another out_dir"
+                )
+            yield
+        finally:
+            self.run.unlock()
+
+    def _interrupt(self) -> None:
+        signum = self._stop_signal
+        assert signum is not None
+        self._log_training()
+        where = self.save_checkpoint()
+        name = signal.Signals(signum).name
+        saved = f"checkpoint saved in {where}; resume to continue" if where else "nothing saved"
+        raise TrainingInterrupted(f"stopped by {name} at step {self.step}; {saved}", signum)
+
+    def fit(self, resume: bool = False, overwrite: bool = False) -> TrainResult:
         """Train to ``config.steps``; with ``resume`` continue from ``<out>/checkpoint``.
+
+        While it runs, the run folder is locked, and SIGINT (Ctrl-C) or SIGTERM stops
+        training after the current step with a checkpoint saved.
+
+        Args:
+            resume: continue the run saved in ``<out>/checkpoint`` (same config and data,
+                except ``steps``, ``lr`` and how often things are logged or saved).
+            overwrite: write into an ``out_dir`` that is not empty and is not a ganzoo
+                run folder (files of the same names are replaced).
 
         Returns:
             A :class:`TrainResult`. When ``out_dir`` is set the run folder then holds the
-            model in the Hub format, ``metrics.jsonl``, sample grids and ``checkpoint/``.
+            model in the Hub format, ``train_summary.json``, ``metrics.jsonl``, sample
+            grids, plots and ``checkpoint/``.
 
         Raises:
             TrainingDiverged: if a loss becomes NaN or infinite.
-            GanzooError: if a fresh trainer (no step taken) is not resuming and
-                ``out_dir`` already holds a run, which would be overwritten. A trainer
-                that has trained may call ``fit`` again with a larger ``steps``.
+            TrainingInterrupted: on SIGINT or SIGTERM, after saving a checkpoint.
+            GanzooError: if ``out_dir`` is another process's run, or a folder that is not
+                a run (unless ``overwrite``), or already holds a run and a fresh trainer
+                (no step taken) is not resuming; if a resume changes what is trained.
 
         """
-        if resume:
-            self.load_checkpoint()
-        elif (
-            self.step == 0
-            and self.checkpoint_dir is not None
-            and ckpt.find_checkpoint(self.checkpoint_dir) is not None
-        ):
-            raise GanzooError(
-                f"{self.config.out_dir} already holds a run; fit(resume=True) continues it, "
-                "or choose another out_dir"
-            )
+        with self._open_run(resume, overwrite):
+            if resume:
+                self.load_checkpoint()
+            if self.run is not None and self.is_main:
+                self.run.cut_log(self.step)
+            with self._stop_on_signals():
+                result = self._loop()
+            if self.run is not None and self.is_main:
+                self.export(self.run.path, metrics=self.last_evaluation)
+                result.summary = self.summary(result)
+                export.write_summary(self.run.path, result.summary)
+            else:
+                result.summary = self.summary(result)
+        return result
+
+    def _loop(self) -> TrainResult:
         start = self._fit_start = time.perf_counter()
         cfg = self.config
         self.model.train()
@@ -549,23 +739,16 @@ class Trainer:
                     self.ema.update()
                 self.step += 1
                 self._accumulate(metrics)
-                at_checkpoint = cfg.checkpoint_every > 0 and self.step % cfg.checkpoint_every == 0
-                if self.step % cfg.log_every == 0 or at_checkpoint or self.step == cfg.steps:
-                    logged = self._flush_metrics()
-                    if logged:
-                        self.last_metrics = logged
-                        self.log({"step": self.step, "kind": "train", **logged})
-                        self._emit("on_log", self.step, logged)
-                        info = "  ".join(f"{k} {v:.3g}" for k, v in logged.items())
-                        progress.update(task, info=info)
-                if at_checkpoint:
-                    self.save_checkpoint()
+                if self.step % cfg.log_every == 0:
+                    self._log_training(progress, task)
+                if self._stop_signal is not None:
+                    self._interrupt()
+                self._run_jobs(self.step)
                 self._emit("on_step_end", self.step)
                 progress.update(task, completed=self.step)
+        self._log_training(progress, task)
+        self._run_jobs(self.step, end=True)
         self._emit("on_fit_end")
-        if self.out_dir is not None and self.is_main:
-            self.save_checkpoint()
-            self.export(self.out_dir, metrics=self.last_evaluation)
         return TrainResult(
             steps=self.step,
             seconds=time.perf_counter() - start,

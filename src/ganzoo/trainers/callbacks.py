@@ -1,20 +1,32 @@
 """Trainer callbacks (pythae's pattern): hooks into the loop, one job each.
 
-A callback overrides any of :meth:`Callback.on_fit_start`, :meth:`Callback.on_step_end`,
-:meth:`Callback.on_log`, :meth:`Callback.on_evaluate` and :meth:`Callback.on_fit_end`.
-They run on the main process only (rank 0 under ``torchrun``), except
-:class:`NaNGuard`, which every process runs.
+Periodic work follows one rule. A callback with ``every > 0`` has its :meth:`Callback.run`
+called by the loop after every step that is a multiple of ``every``; with ``at_end``
+it runs once more after the last step (unless it has just run at that step). The
+built-in jobs are evaluation (:class:`Evaluation`), sample grids (:class:`SampleGrid`),
+checkpoints (:class:`Checkpoints`) and plots (:class:`TrainingPlots`, at the end only).
+
+A callback may also override the event hooks :meth:`Callback.on_fit_start`,
+:meth:`Callback.on_step_end`, :meth:`Callback.on_log`, :meth:`Callback.on_evaluate` and
+:meth:`Callback.on_fit_end`. Callbacks run on the main process only (rank 0 under
+``torchrun``), except :class:`NaNGuard`, which every process runs.
+
+This module imports nothing of the loop: the ``trainer`` every method receives is a
+:class:`ganzoo.trainers.base.Trainer`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+import sys
+from pathlib import Path
+from typing import Any
 
 from ganzoo.errors import GanzooError
+from ganzoo.trainers.plots import plot_run
 
-if TYPE_CHECKING:
-    from ganzoo.trainers.base import Trainer
+#: What callbacks receive: the running :class:`ganzoo.trainers.base.Trainer`.
+TrainerLike = Any
 
 
 class TrainingDiverged(GanzooError):
@@ -22,37 +34,49 @@ class TrainingDiverged(GanzooError):
 
 
 class Callback:
-    """Base class: every hook does nothing."""
+    """Base class: every hook does nothing.
 
-    #: Whether non-main processes run this callback too.
+    Attributes:
+        every: steps between calls of :meth:`run` (0: never periodically).
+        at_end: call :meth:`run` once more after the last step.
+        all_ranks: whether non-main processes run this callback too.
+
+    """
+
+    every: int = 0
+    at_end: bool = False
     all_ranks: bool = False
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def run(self, trainer: TrainerLike, step: int) -> None:
+        """The periodic job, called every ``every`` steps (and at the end if ``at_end``)."""
+
+    def on_fit_start(self, trainer: TrainerLike) -> None:
         """Called once before the first step."""
 
-    def on_step_end(self, trainer: Trainer, step: int) -> None:
+    def on_step_end(self, trainer: TrainerLike, step: int) -> None:
         """Called after every optimisation step (``step`` counts from 1)."""
 
-    def on_log(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
+    def on_log(self, trainer: TrainerLike, step: int, metrics: dict[str, float]) -> None:
         """Called with the averaged training metrics every ``log_every`` steps."""
 
-    def on_evaluate(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
+    def on_evaluate(self, trainer: TrainerLike, step: int, metrics: dict[str, float]) -> None:
         """Called with the results of :meth:`Trainer.evaluate`."""
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, trainer: TrainerLike) -> None:
         """Called once after the last step."""
 
 
 class NaNGuard(Callback):
     """Stops training when a logged loss is NaN or infinite.
 
-    The last checkpoint on disk was written from finite values, so it stays the one to
-    resume from.
+    The last checkpoint on disk was written from finite values (the guard runs when
+    the metrics are logged, before any checkpoint of that step), so it stays the one
+    to resume from.
     """
 
     all_ranks = True
 
-    def on_log(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
+    def on_log(self, trainer: TrainerLike, step: int, metrics: dict[str, float]) -> None:
         """Raise :class:`TrainingDiverged` naming the first non-finite metric."""
         for name, value in metrics.items():
             if not math.isfinite(value):
@@ -66,45 +90,69 @@ class NaNGuard(Callback):
 class SampleGrid(Callback):
     """Saves a grid of samples every ``every`` steps to ``<out>/samples/step_XXXXXX.png``.
 
-    The latents are fixed at the start, so successive grids show the same points.
+    The latents are fixed (``seed``), so successive grids show the same points.
     """
 
     def __init__(self, every: int, n: int = 100, seed: int = 1234) -> None:
         self.every = every
         self.n = n
         self.seed = seed
-        self.paths: list[Any] = []
+        self.paths: list[Path] = []
 
-    def _save(self, trainer: Trainer, step: int) -> None:
+    def run(self, trainer: TrainerLike, step: int) -> None:
+        """Save the grid of this step."""
         from ganzoo.sampling import save_grid
 
         images = trainer.sample_images(self.n, seed=self.seed)
         if images is None or trainer.out_dir is None:
             return
         path = trainer.out_dir / "samples" / f"step_{step:06d}.png"
-        nrow = int(math.sqrt(self.n)) if int(math.sqrt(self.n)) ** 2 == self.n else None
+        side = int(math.sqrt(self.n))
+        nrow = side if side * side == self.n else None
         self.paths.append(save_grid(images, path, nrow=nrow, value_range=trainer.model.value_range))
-
-    def on_step_end(self, trainer: Trainer, step: int) -> None:
-        """Save a grid when ``step`` is a multiple of ``every``."""
-        if self.every > 0 and step % self.every == 0:
-            self._save(trainer, step)
 
 
 class Evaluation(Callback):
-    """Runs :meth:`Trainer.evaluate` every ``every`` steps and at the end of training."""
+    """Runs :meth:`Trainer.evaluate` every ``every`` steps and after the last step."""
+
+    at_end = True
 
     def __init__(self, every: int) -> None:
         self.every = every
 
-    def on_step_end(self, trainer: Trainer, step: int) -> None:
-        """Evaluate when ``step`` is a multiple of ``every``."""
-        if self.every > 0 and step % self.every == 0 and step != trainer.config.steps:
-            trainer.run_evaluation(step)
+    def run(self, trainer: TrainerLike, step: int) -> None:
+        """Evaluate, log the results and pass them to the callbacks' ``on_evaluate``."""
+        trainer.run_evaluation(step)
 
-    def on_fit_end(self, trainer: Trainer) -> None:
-        """Evaluate the final model (once)."""
-        trainer.run_evaluation(trainer.step)
+
+class Checkpoints(Callback):
+    """Writes ``<out>/checkpoint`` every ``every`` steps and after the last step."""
+
+    at_end = True
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+
+    def run(self, trainer: TrainerLike, step: int) -> None:
+        """Save the resumable state of this step."""
+        trainer.save_checkpoint()
+
+
+class TrainingPlots(Callback):
+    """Draws the run's loss and accuracy curves into ``<out>/plots/`` after the last step."""
+
+    at_end = True
+
+    def __init__(self) -> None:
+        self.paths: list[Path] = []
+
+    def run(self, trainer: TrainerLike, step: int) -> None:
+        """Plot from ``metrics.jsonl`` (says so on stderr if matplotlib is missing)."""
+        if trainer.out_dir is None or not (trainer.out_dir / "metrics.jsonl").is_file():
+            return
+        self.paths = plot_run(trainer.out_dir)
+        if not self.paths and not trainer.config.quiet:
+            print("plots skipped: install matplotlib (pip install -e '.[plots]')", file=sys.stderr)
 
 
 class KeepBest(Callback):
@@ -124,7 +172,7 @@ class KeepBest(Callback):
         self.best: float | None = None
         self.best_step: int | None = None
 
-    def on_evaluate(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
+    def on_evaluate(self, trainer: TrainerLike, step: int, metrics: dict[str, float]) -> None:
         """Export when the metric beats the best so far."""
         value = metrics.get(self.metric)
         if value is None or not math.isfinite(value):

@@ -7,7 +7,6 @@ its trainer through the registry, trains, and leaves a Hub-format run folder.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from ganzoo.errors import GanzooError, did_you_mean
 from ganzoo.registry import build_config, get_model_entry, get_trainer, replace_config
 from ganzoo.trainers import checkpoint as ckpt
 from ganzoo.trainers.base import TrainConfig, Trainer, TrainResult
+from ganzoo.trainers.run_folder import RESUMABLE_FIELDS, RunFolder, config_from_dict
 
 
 def build_train_config(
@@ -57,6 +57,7 @@ def train(
     preset: str | None = None,
     recipe: str | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     data_root: str | Path | None = None,
     download: bool = False,
     model_overrides: dict[str, Any] | None = None,
@@ -68,45 +69,47 @@ def train(
     Args:
         architecture: registry name, e.g. ``"sgan"``.
         out_dir: the run folder; it ends up loadable by :func:`ganzoo.from_pretrained`.
-        dataset: data set name (default: the one the model config names).
+        dataset: data set name (default: the one the model config names, or on resume
+            the one the run was trained on). A ``folder:<dir>`` of images is resized and
+            converted to the model's ``image_size`` and ``channels``.
         preset: model preset (default: the architecture's default).
         recipe: trainer recipe, e.g. ``"report"`` or ``"best"``.
-        resume: continue from ``<out_dir>/checkpoint`` (model and options as saved there,
-            updated by ``train_overrides`` such as a larger ``steps``).
+        resume: continue from ``<out_dir>/checkpoint`` (model, options and data as saved
+            there; only ``steps``, ``lr`` and how often things are logged or saved may
+            change, see :data:`~ganzoo.trainers.run_folder.RESUMABLE_FIELDS`). A preset,
+            recipe or option that would change the run is refused.
+        overwrite: write into an ``out_dir`` that is not empty and not a ganzoo run folder.
         data_root: where data sets live (default: ``GANZOO_DATA`` or ``~/.cache/ganzoo/data``).
         download: let torchvision download a missing data set.
         model_overrides: model config fields to change.
-        command: the command line, for the model card.
+        command: the command line, for the model card and ``train_summary.json``.
         **train_overrides: trainer config fields (``steps``, ``lr``, ``labels``...).
 
     Returns:
         The trainer and its :class:`~ganzoo.trainers.base.TrainResult`.
 
+    Raises:
+        GanzooError: one line, for bad options, a folder that is not ours or is in use,
+            or a resume that does not match the saved run.
+
     """
     entry = get_model_entry(architecture)
     trainer_cls = get_trainer(architecture)
     out_dir = Path(out_dir)
-    found = ckpt.find_checkpoint(out_dir / "checkpoint") if resume else None
+    run = RunFolder(out_dir)
+    run.check_ours(overwrite)
+    found = run.find_checkpoint()
     if resume and found is None:
-        raise GanzooError(
-            f"no checkpoint to resume from in {out_dir / 'checkpoint'}; drop --resume"
-        )
-    if not resume and ckpt.find_checkpoint(out_dir / "checkpoint") is not None:
+        raise GanzooError(f"no checkpoint to resume from in {run.checkpoint_dir}; drop --resume")
+    if not resume and found is not None:
         raise GanzooError(
             f"{out_dir} already holds a run; pass --resume to continue it or choose another --out"
         )
     if found is not None:
-        from ganzoo.hub import read_hub_config
-
-        saved = read_hub_config(found)
-        if saved["architecture"] != architecture:
-            raise GanzooError(
-                f"{out_dir} holds a '{saved['architecture']}' run, not '{architecture}'"
-            )
-        config = replace_config(entry.cls(saved["config"]).config, **(model_overrides or {}))
-        saved_train = json.loads((found / ckpt.TRAIN_CONFIG_NAME).read_text(encoding="utf-8"))
-        base_train = trainer_cls.config_class(**saved_train)
-        train_config = replace_config(base_train, **{**train_overrides, "out_dir": str(out_dir)})
+        config, train_config = _resumed_configs(
+            found, architecture, trainer_cls, preset, recipe, model_overrides, train_overrides
+        )
+        train_config = dataclasses.replace(train_config, out_dir=str(out_dir))
     else:
         config = build_config(architecture, preset, **(model_overrides or {}))
         train_config = build_train_config(
@@ -115,7 +118,7 @@ def train(
     dataset = dataset or getattr(config, "dataset", None)
     if not dataset:
         raise GanzooError(f"'{architecture}' needs --dataset (its config names none)")
-    data = load_dataset(dataset, "train", root=data_root, download=download)
+    data = _load_train_data(dataset, config, data_root, download)
     _check_data_contract(config, data, dataset)
     if hasattr(config, "dataset") and config.dataset != dataset:
         config = dataclasses.replace(config, dataset=dataset)
@@ -123,8 +126,62 @@ def train(
     model = entry.cls(config)
     trainer = trainer_cls(model, data, train_config, eval_data=_load_eval_data(dataset, data_root))
     trainer.command = command
-    result = trainer.fit(resume=found is not None)
+    result = trainer.fit(resume=found is not None, overwrite=overwrite)
     return trainer, result
+
+
+def _resumed_configs(
+    found: Path,
+    architecture: str,
+    trainer_cls: type[Trainer],
+    preset: str | None,
+    recipe: str | None,
+    model_overrides: dict[str, Any] | None,
+    train_overrides: dict[str, Any],
+) -> tuple[Any, TrainConfig]:
+    """The model and training configs a resume asks for: the saved ones, changed as asked.
+
+    A named ``preset`` or ``recipe`` is built as for a new run, so that a different one
+    shows up as changed fields (the trainer refuses those when it loads the checkpoint).
+    """
+    from ganzoo.hub import read_hub_config
+
+    saved = read_hub_config(found)
+    if saved["architecture"] != architecture:
+        raise GanzooError(
+            f"{found.parent} holds a '{saved['architecture']}' run, not '{architecture}'"
+        )
+    saved_model = get_model_entry(architecture).cls(saved["config"]).config
+    if preset is not None:
+        config = build_config(architecture, preset, **(model_overrides or {}))
+        if hasattr(config, "dataset"):  # the data set is compared through the data itself
+            config = dataclasses.replace(config, dataset=saved_model.dataset)
+    else:
+        config = replace_config(saved_model, **(model_overrides or {}))
+    path = found / ckpt.TRAIN_CONFIG_NAME
+    saved_train = config_from_dict(trainer_cls.config_class, ckpt.load_json(path), str(path))
+    if recipe is not None:
+        train_config = build_train_config(trainer_cls, recipe, **train_overrides)
+        # what may change on resume keeps its saved value unless asked for
+        kept = {k: getattr(saved_train, k) for k in RESUMABLE_FIELDS if k not in train_overrides}
+        train_config = dataclasses.replace(train_config, **kept)
+    else:
+        train_config = replace_config(saved_train, **train_overrides)
+    return config, train_config
+
+
+def _load_train_data(dataset: str, config: Any, root: str | Path | None, download: bool) -> Any:
+    if dataset.startswith("folder:"):
+        # users' own images: resized and converted to what the model expects
+        return load_dataset(
+            dataset,
+            "train",
+            root=root,
+            download=download,
+            image_size=getattr(config, "image_size", None),
+            channels=getattr(config, "channels", None),
+        )
+    return load_dataset(dataset, "train", root=root, download=download)
 
 
 def _check_data_contract(config: Any, data: Any, dataset: str) -> None:

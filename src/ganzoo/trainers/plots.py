@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ganzoo.trainers.callbacks import Callback
+from ganzoo.trainers.run_folder import METRICS_NAME, read_metrics
 
-if TYPE_CHECKING:
-    from ganzoo.trainers.base import Trainer
-
-
-def read_metrics(path: str | Path) -> list[dict]:
-    """Records of a ``metrics.jsonl`` file."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+__all__ = ["plot_run", "read_metrics"]
 
 
 def plot_run(run_dir: str | Path) -> list[Path]:
     """Draw ``plots/losses.png`` and ``plots/accuracy.png`` from ``<run>/metrics.jsonl``.
 
+    Unreadable lines of the log (e.g. one cut off by a kill) are skipped.
     Returns the files written (none when matplotlib, the ``plots`` extra, is missing).
     """
     try:
@@ -32,7 +23,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     except ImportError:
         return []
     run_dir = Path(run_dir)
-    records = read_metrics(run_dir / "metrics.jsonl")
+    records = read_metrics(run_dir / METRICS_NAME)
     out = run_dir / "plots"
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -41,12 +32,14 @@ def plot_run(run_dir: str | Path) -> list[Path]:
         ("eval", "accuracy.png", "evaluation"),
     ):
         rows = [r for r in records if r.get("kind") == kind]
-        keys = sorted({k for r in rows for k in r if k not in ("step", "kind")})
+        keys = sorted(
+            {k for r in rows for k, v in r.items() if k not in ("step", "kind") and _number(v)}
+        )
         if not keys:
             continue
         fig, ax = plt.subplots(figsize=(7, 4))
         for key in keys:
-            points = [(r["step"], r[key]) for r in rows if key in r]
+            points = [(r["step"], r[key]) for r in rows if _number(r.get(key))]
             ax.plot([p[0] for p in points], [p[1] for p in points], label=key)
         ax.set_xlabel("step")
         ax.set_title(title)
@@ -59,16 +52,5 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     return written
 
 
-class TrainingPlots(Callback):
-    """Draws the run's loss and accuracy curves into ``<out>/plots/`` at the end of training."""
-
-    def __init__(self) -> None:
-        self.paths: list[Path] = []
-
-    def on_fit_end(self, trainer: Trainer) -> None:
-        """Plot from ``metrics.jsonl`` (says so on stderr if matplotlib is missing)."""
-        if trainer.out_dir is None or not (trainer.out_dir / "metrics.jsonl").is_file():
-            return
-        self.paths = plot_run(trainer.out_dir)
-        if not self.paths and not trainer.config.quiet:
-            print("plots skipped: install matplotlib (pip install -e '.[plots]')", file=sys.stderr)
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

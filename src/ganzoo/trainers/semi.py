@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
@@ -11,7 +11,8 @@ from ganzoo.data import labeled_subset
 from ganzoo.errors import GanzooError
 from ganzoo.metrics import confusion_matrix
 from ganzoo.nn.augment import random_translate
-from ganzoo.trainers.base import TrainConfig, Trainer
+from ganzoo.trainers.base import TrainConfig, Trainer, check_at_least
+from ganzoo.trainers.run_folder import tensor_digest
 
 
 @dataclass
@@ -35,10 +36,9 @@ class SemiSupervisedConfig(TrainConfig):
     def validate(self) -> None:
         """Check the loop options and the subset size."""
         super().validate()
-        if self.labels < 1:
-            raise GanzooError(f"labels must be at least 1, got {self.labels}")
-        if self.labeled_batch < 1:
-            raise GanzooError(f"labeled_batch must be at least 1, got {self.labeled_batch}")
+        for name, low in (("labels", 1), ("labeled_batch", 1), ("label_seed", 0)):
+            check_at_least(self, name, low)
+        check_at_least(self, "augment_shift", 0)
 
 
 class SemiSupervisedTrainer(Trainer):
@@ -56,11 +56,17 @@ class SemiSupervisedTrainer(Trainer):
         if self.data.labels is None:
             raise GanzooError(f"data set '{self.data.name}' has no labels; pick a labeled one")
         index = labeled_subset(self.data.labels, self.config.labels, seed=self.config.label_seed)
+        #: Indices of the labeled images in ``data`` (checked on resume).
+        self.labeled_index = index
         self.labeled_data = self.data.subset(index)
         self.labeled = self.make_batcher(self.labeled_data, self.config.labeled_batch, "labeled")
         self.augment_rng = self.make_generator("augment")
         if self.uses_unlabeled:
             self.batches = self.make_batcher(self.data, self.unlabeled_batch_size(), "unlabeled")
+
+    def data_fingerprint(self) -> dict[str, Any]:
+        """The data set's fingerprint plus a hash of the labeled subset's indices."""
+        return {**super().data_fingerprint(), "labeled_subset": tensor_digest(self.labeled_index)}
 
     def unlabeled_batch_size(self) -> int:
         """Unlabeled (real) images per step."""

@@ -17,6 +17,7 @@ from ganzoo.nn.augment import (
 )
 from ganzoo.nn.init import data_dependent_init_
 from ganzoo.registry import register_trainer
+from ganzoo.trainers.base import check_at_least, check_positive
 from ganzoo.trainers.semi import SemiSupervisedConfig, SemiSupervisedTrainer
 
 
@@ -94,22 +95,27 @@ class SGANTrainConfig(SemiSupervisedConfig):
             raise GanzooError(
                 f"generator_loss must be 'ns', 'fm' or 'fm+ns', got '{self.generator_loss}'"
             )
+        for name in (
+            "unsupervised_weight",
+            "consistency_weight",
+            "entropy_weight",
+            "class_balance_weight",
+            "consistency_batch",
+            "strong_degrees",
+            "strong_shift",
+            "strong_cutout",
+            "strong_elastic",
+        ):
+            check_at_least(self, name, 0)
+        check_positive(self, "strong_elastic_sigma")
+        if not 0.0 <= self.strong_scale < 1.0:
+            raise GanzooError(f"strong_scale must be in [0, 1), got {self.strong_scale}")
         # Extra terms of the joint update: the report's separate updates have no place for them.
         for name in ("consistency_weight", "entropy_weight", "class_balance_weight"):
-            value = getattr(self, name)
-            if value < 0:
-                raise GanzooError(f"{name} must be >= 0, got {value}")
-            if value > 0 and not self.joint_d_update:
+            if getattr(self, name) > 0 and not self.joint_d_update:
                 raise GanzooError(
                     f"{name} needs joint_d_update=true (the report's protocol has none)"
                 )
-        if self.strong_elastic < 0 or self.strong_elastic_sigma <= 0:
-            raise GanzooError(
-                "strong_elastic must be >= 0 and strong_elastic_sigma > 0, got "
-                f"{self.strong_elastic} and {self.strong_elastic_sigma}"
-            )
-        if self.consistency_batch < 0:
-            raise GanzooError(f"consistency_batch must be >= 0, got {self.consistency_batch}")
         if self.consistency_batch > 0 and self.consistency_weight == 0:
             raise GanzooError("consistency_batch needs consistency_weight > 0 (e.g. 1.0)")
         if self.labeled_view not in ("weak", "strong"):

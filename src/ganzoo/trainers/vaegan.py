@@ -9,6 +9,7 @@ import torch
 from ganzoo import losses
 from ganzoo.errors import GanzooError
 from ganzoo.registry import register_trainer
+from ganzoo.trainers.base import check_at_least
 from ganzoo.trainers.semi import SemiSupervisedConfig, SemiSupervisedTrainer
 
 
@@ -35,6 +36,8 @@ class VAEGANTrainConfig(SemiSupervisedConfig):
     def validate(self) -> None:
         """Check the likelihood choice too."""
         super().validate()
+        check_at_least(self, "gamma", 0)
+        check_at_least(self, "kl_weight", 0)
         if self.likelihood not in ("pixel", "features"):
             raise GanzooError(f"likelihood must be 'pixel' or 'features', got '{self.likelihood}'")
         if self.discriminator_fakes not in ("both", "prior"):
