@@ -104,6 +104,41 @@ def _check_positive(name: str, value: int | None) -> None:
         raise GanzooError(f"{name} must be at least 1, got {value}")
 
 
+_MAX_SEED = 2**63 - 1
+
+
+def _check_seed(seed: int | None) -> None:
+    if seed is not None and not 0 <= seed <= _MAX_SEED:
+        raise GanzooError(f"--seed must be between 0 and 2**63-1, got {seed}")
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(
+        s in text for s in ("out of memory", "not enough memory", "can't allocate memory")
+    )
+
+
+class _MemoryGuard:
+    """Turn running out of memory during a batched pass into one line naming ``--batch-size``."""
+
+    def __init__(self, batch_size: int, device: Any) -> None:
+        self.batch_size, self.device = batch_size, device
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc is not None and _is_out_of_memory(exc):
+            smaller = max(1, self.batch_size // 2)
+            raise GanzooError(
+                f"out of memory with --batch-size {self.batch_size} on {self.device}; "
+                f"lower it, e.g. -b {smaller}"
+            ) from None
+
+
 def _load(name: str, device: str | None, revision: str | None) -> Any:
     from ganzoo.devices import select_device
     from ganzoo.hub import from_pretrained
@@ -184,20 +219,32 @@ def info(
 
 
 # ------------------------------------------------------------------------------- sample
+Overwrite = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite", help="Replace an existing file, or write into a folder that is not empty."
+    ),
+]
+
+
 @app.command()
 @friendly
 def sample(
     name: Annotated[str, typer.Argument(help="Pretrained name, Hub repo id or checkpoint folder.")],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="grid.png, images.npy or a folder of PNGs.")
+        str,
+        typer.Option(
+            "--out", "-o", help="grid.png (.jpg...), images.npy, images.npz or a folder of PNGs."
+        ),
     ],
     n: Annotated[int, typer.Option("-n", "--num", help="How many images.")] = 64,
     seed: Annotated[
         int | None, typer.Option("--seed", "-s", help="Seed (same seed, same images).")
     ] = None,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", "-b", help="Images per forward pass.")
+        int, typer.Option("--batch-size", "-b", help="Images per forward pass (at most 1024).")
     ] = 256,
+    overwrite: Overwrite = False,
     device: Device = None,
     revision: Revision = None,
     quiet: Quiet = False,
@@ -205,18 +252,22 @@ def sample(
     """Draw images from a generative model and save them."""
     _check_positive("-n", n)
     _check_positive("--batch-size", batch_size)
-    _check_writable(out)
+    _check_seed(seed)
+    from ganzoo.sampling import MAX_BATCH_SIZE, check_output, sample_batches, save_samples
+
+    check_output(out, overwrite)
+    path = Path(out)
+    _check_writable(path)
+    if batch_size > MAX_BATCH_SIZE:
+        if not quiet:
+            typer.echo(f"note: drawing {MAX_BATCH_SIZE} images per forward pass", err=True)
+        batch_size = MAX_BATCH_SIZE
     import torch
 
-    from ganzoo.sampling import save_images
-
     model = _load(name, device, revision).to(memory_format=torch.channels_last)  # faster convs
-    chunks = []
-    with torch.inference_mode():
-        for i, start in enumerate(range(0, n, batch_size)):
-            chunk_seed = None if seed is None else seed + i
-            chunks.append(model.sample(min(batch_size, n - start), seed=chunk_seed).cpu())
-    path = save_images(torch.cat(chunks), out, value_range=model.value_range)
+    with _MemoryGuard(batch_size, model.device):
+        batches = sample_batches(model, n, batch_size, seed=seed)
+        save_samples(batches, path, n, value_range=model.value_range, overwrite=overwrite)
     if not quiet:
         typer.echo(f"wrote {n} samples of {name} to {path}", err=True)
     typer.echo(str(path))
@@ -241,9 +292,10 @@ def encode(
         str,
         typer.Argument(help="A data set (mnist, cifar10...), npz:<file> or a folder of images."),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output .npz file.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Output .npz file.")],
     split: Annotated[str, typer.Option("--split", help="train, test or all.")] = "test",
     batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 500,
+    overwrite: Overwrite = False,
     data_root: DataRoot = None,
     device: Device = None,
     revision: Revision = None,
@@ -251,15 +303,17 @@ def encode(
 ) -> None:
     """Encode images with a model's encoder and save the codes as ``.npz``."""
     _check_positive("--batch-size", batch_size)
-    _check_writable(out)
-    from ganzoo.encoding import encode_dataset, save_codes
+    from ganzoo.encoding import check_codes_path, encode_dataset, save_codes
 
+    path = check_codes_path(out, overwrite)
+    _check_writable(path)
     model = _load(name, device, revision)
     if not model.can("encode"):
         raise model._unsupported("encode")
     dataset = _load_input(data, split, data_root, model)
-    codes = encode_dataset(model, dataset, batch_size)
-    path = save_codes(codes, out)
+    with _MemoryGuard(batch_size, model.device):
+        codes = encode_dataset(model, dataset, batch_size)
+    path = save_codes(codes, path, overwrite)
     if not quiet:
         shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in codes.items())
         typer.echo(f"encoded {len(dataset)} images: {shapes}", err=True)
@@ -269,11 +323,15 @@ def encode(
 def _load_input(data: str, split: str, data_root: Path | None, model: Any) -> Any:
     from ganzoo.data import load_dataset
 
+    if not data.strip():
+        raise GanzooError(
+            "the data set is empty; give a name (mnist, cifar10...), npz:<file> or a folder"
+        )
     size = model.data_contract().get("image_size")
     if Path(data).is_dir():
         data = f"folder:{data}"
-    elif data.endswith(".npz") and Path(data).is_file():
-        data = f"npz:{data}"
+    elif data.lower().endswith(".npz") and not data.startswith(("npz:", "folder:")):
+        data = f"npz:{data}"  # a missing file then says so, instead of "unknown dataset"
     if data.startswith("folder:"):
         return load_dataset(data, "all", root=data_root, image_size=size)
     return load_dataset(data, split, root=data_root)
@@ -295,6 +353,8 @@ def eval_command(
 ) -> None:
     """Measure a model on a data set (accuracy, reconstruction error) and print JSON."""
     _check_positive("--batch-size", batch_size)
+    if dataset is not None and not dataset.strip():
+        raise GanzooError("--dataset is empty; leave it out to use the model's own data set")
     from ganzoo.metrics import evaluate_model
 
     model = _load(name, device, revision)
@@ -302,7 +362,8 @@ def eval_command(
     if not dataset:
         raise GanzooError(f"'{name}' names no data set; pass --dataset")
     data = _load_input(dataset, split, data_root, model)
-    results = evaluate_model(model, data, batch_size)
+    with _MemoryGuard(batch_size, model.device):
+        results = evaluate_model(model, data, batch_size)
     typer.echo(
         json.dumps({"model": name, "dataset": dataset, "split": split, "n": len(data), **results})
     )
