@@ -146,9 +146,10 @@ def test_a_failed_write_leaves_no_partial_output(tiny_checkpoint, tmp_path, monk
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Image.Image, "save", failing_save)
-    line = assert_one_line_error(sample(tiny_checkpoint, tmp_path / name, "-n", 5))
-    assert "no space left" in line and "free some space" in line
+    result = sample(tiny_checkpoint, tmp_path / name, "-n", 5)
     assert listing(tmp_path) == ["ckpt"]
+    line = assert_one_line_error(result)
+    assert "no space left" in line and "free some space" in line
 
 
 # ------------------------------------------------------------------------------- sizes and memory
