@@ -21,7 +21,7 @@ from ganzoo.errors import GanzooError
 from ganzoo.registry import create_model, get_trainer, list_models
 
 if TYPE_CHECKING:
-    import torch
+    from pathlib import Path
 
     from ganzoo.models.base import ZooModel
 
@@ -36,16 +36,11 @@ __all__ = [
 ]
 
 
-def from_pretrained(
-    name_or_path: str,
-    *,
-    revision: str | None = None,
-    device: str | torch.device | None = None,
-    **hub_options: Any,
-) -> ZooModel:
+def from_pretrained(name_or_path: str | Path, **options: Any) -> ZooModel:
     """Load a pretrained model by bundled name, Hub repo id or local folder.
 
-    See :func:`ganzoo.hub.from_pretrained` for every option.
+    A thin alias of :func:`ganzoo.hub.from_pretrained`, which documents every option
+    (``revision``, ``device``, ``cache_dir``, ``token``...).
 
     Example:
         >>> import ganzoo
@@ -54,4 +49,4 @@ def from_pretrained(
     """
     from ganzoo.hub import from_pretrained as _from_pretrained
 
-    return _from_pretrained(name_or_path, revision=revision, device=device, **hub_options)
+    return _from_pretrained(name_or_path, **options)

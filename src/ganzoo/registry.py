@@ -159,7 +159,7 @@ def get_trainer(name: str) -> type:
         GanzooError: for an unknown name, with the closest known names.
 
     """
-    _load_builtins()
+    _load_builtins(trainers=True)
     try:
         return _TRAINERS[name]
     except KeyError:
@@ -167,6 +167,42 @@ def get_trainer(name: str) -> type:
             f"no trainer for '{name}'{did_you_mean(name, _TRAINERS)}; "
             f"trainers exist for: {', '.join(sorted(_TRAINERS)) or 'none'}"
         ) from None
+
+
+def model_entries() -> list[ModelEntry]:
+    """Every registered architecture's :class:`ModelEntry`, sorted by name."""
+    _load_builtins()
+    return [_MODELS[name] for name in sorted(_MODELS)]
+
+
+def is_architecture(name: str) -> bool:
+    """Whether ``name`` is a registered architecture."""
+    _load_builtins()
+    return name in _MODELS
+
+
+def has_trainer(name: str) -> bool:
+    """Whether a trainer is registered for the architecture ``name``."""
+    _load_builtins(trainers=True)
+    return name in _TRAINERS
+
+
+def architectures_that_can(method: str) -> list[str]:
+    """Names of the architectures that offer ``method`` (``"sample"``, ``"classify"``...)."""
+    return [entry.name for entry in model_entries() if entry.cls.can(method)]
+
+
+def build_model(architecture: str, config: Any = None) -> Any:
+    """Build architecture ``architecture`` from a config (instance, dict of fields or ``None``).
+
+    The config is type- and range-checked before any tensor is allocated, so building
+    under ``with torch.device("meta"):`` sizes a model without memory.
+
+    Raises:
+        GanzooError: for an unknown architecture or a bad config.
+
+    """
+    return get_model_entry(architecture).cls(config)
 
 
 def build_config(name: str, preset: str | None = None, **overrides: Any) -> Any:
@@ -187,15 +223,23 @@ def build_config(name: str, preset: str | None = None, **overrides: Any) -> Any:
 
 
 def replace_config(config: Any, **overrides: Any) -> Any:
-    """``dataclasses.replace`` with a did-you-mean error for unknown fields."""
-    names = [f.name for f in dataclasses.fields(config)]
-    for key in overrides:
-        if key not in names:
-            raise GanzooError(
-                f"{type(config).__name__} has no field '{key}'{did_you_mean(key, names)}; "
-                f"fields: {', '.join(names)}"
-            )
-    return dataclasses.replace(config, **overrides)
+    """``dataclasses.replace`` that checks what it is given, for model and trainer configs.
+
+    Each override is checked against its field's annotation *before* the new config is
+    made (so ``__post_init__`` never sees a value of the wrong type), then the whole
+    config is type-checked and its ``validate()`` (ranges) runs, if it has one; see
+    :mod:`ganzoo.config`.
+
+    Raises:
+        GanzooError: for an unknown field (with a did-you-mean) or a bad value.
+
+    """
+    from ganzoo.config import check_config, check_fields
+
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise GanzooError(f"expected a config dataclass instance, got {type(config).__name__}")
+    checked = check_fields(type(config), overrides)
+    return check_config(dataclasses.replace(config, **checked) if checked else config)
 
 
 def create_model(name: str, preset: str | None = None, **overrides: Any) -> Any:

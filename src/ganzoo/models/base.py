@@ -28,10 +28,15 @@ _CONTRACT_FIELDS = ("image_size", "channels", "latent_dim", "num_classes", "data
 
 
 def coerce_config(config_class: type, config: Any = None, overrides: dict | None = None) -> Any:
-    """Turn ``None``, a dict or a config instance, plus overrides, into a config instance.
+    """Turn ``None``, a dict or a config instance, plus overrides, into a checked config.
+
+    Every value is checked against its field's type, then the config's ``validate()``
+    checks ranges (see :func:`ganzoo.registry.replace_config`), before any network is
+    sized from it.
 
     Raises:
-        GanzooError: for a field the config class does not have, or a config of the wrong type.
+        GanzooError: for a field the config class does not have, a value of the wrong type
+            or out of range, or a config of the wrong type.
 
     """
     from ganzoo.registry import replace_config
@@ -39,7 +44,7 @@ def coerce_config(config_class: type, config: Any = None, overrides: dict | None
     if config is None:
         config = config_class()
     elif isinstance(config, dict):
-        config = replace_config(config_class(), **config)
+        return replace_config(config_class(), **{**config, **(overrides or {})})
     elif not isinstance(config, config_class):
         raise GanzooError(
             f"expected a {config_class.__name__} (or a dict of its fields), "
@@ -152,41 +157,51 @@ class ZooModel(
 
     @classmethod
     def from_pretrained(  # type: ignore[override]
-        cls,
-        pretrained_model_name_or_path: str | Path,
-        *,
-        revision: str | None = None,
-        cache_dir: str | Path | None = None,
-        force_download: bool = False,
-        local_files_only: bool = False,
-        token: str | bool | None = None,
-        device: str | torch.device | None = None,
-        **kwargs: Any,
+        cls, pretrained_model_name_or_path: str | Path, **options: Any
     ) -> ZooModel:
-        """Load a model from a local folder, a bundled catalog name or a Hub repo id.
+        """Load a checkpoint of this architecture; see :func:`ganzoo.hub.from_pretrained`.
 
-        Resolution and strictness are those of :func:`ganzoo.from_pretrained`; called on a
-        subclass, the checkpoint must be of that architecture.
+        ``options`` are those of :func:`ganzoo.hub.from_pretrained` (``revision``,
+        ``device``, ``token``...). Called on a subclass, the checkpoint must be of that
+        architecture.
+
+        Raises:
+            GanzooError: for anything :func:`ganzoo.hub.from_pretrained` refuses, or a
+                checkpoint of another architecture.
+
         """
         from ganzoo.hub import from_pretrained
 
-        if kwargs:
-            raise GanzooError(f"from_pretrained got unexpected options: {', '.join(kwargs)}")
-        model = from_pretrained(
-            pretrained_model_name_or_path,
-            revision=revision,
-            cache_dir=cache_dir,
-            force_download=force_download,
-            local_files_only=local_files_only,
-            token=token,
-            device=device,
-        )
+        model = from_pretrained(pretrained_model_name_or_path, **options)
         if cls is not ZooModel and not isinstance(model, cls):
             raise GanzooError(
                 f"'{pretrained_model_name_or_path}' is a '{model.architecture}' checkpoint, "
                 f"not '{cls.architecture}'; load it with ganzoo.from_pretrained"
             )
         return model
+
+    def push_to_hub(self, repo_id: str, **options: Any) -> str:  # type: ignore[override]
+        """Save this model to a temporary folder and publish it with :func:`ganzoo.hub.push`.
+
+        The upload is the same as ``ganzoo push``'s: the folder is checked first and only
+        the checkpoint's files are sent. ``options`` are those of :func:`ganzoo.hub.push`
+        (``private``, ``token``, ``commit_message``, ``revision``); ``model_card_kwargs``
+        customise the model card.
+
+        Returns:
+            The URL of the commit.
+
+        """
+        import tempfile
+
+        from ganzoo.hub import push
+
+        options.pop("config", None)  # passed by the mixin's save_pretrained(push_to_hub=True)
+        card_kwargs = options.pop("model_card_kwargs", None)
+        with tempfile.TemporaryDirectory(prefix="ganzoo-push-") as tmp:
+            folder = Path(tmp) / "checkpoint"
+            self.save_pretrained(folder, model_card_kwargs=card_kwargs)
+            return push(folder, repo_id, **options)
 
     # ------------------------------------------------------------------ capabilities
     @classmethod
@@ -195,9 +210,9 @@ class ZooModel(
         return getattr(cls, method, None) is not getattr(ZooModel, method, None)
 
     def _unsupported(self, method: str) -> GanzooError:
-        from ganzoo.registry import _MODELS
+        from ganzoo.registry import architectures_that_can
 
-        able = sorted(name for name, entry in _MODELS.items() if entry.cls.can(method))
+        able = architectures_that_can(method)
         return GanzooError(
             f"'{self.architecture or type(self).__name__}' models cannot {method}(); "
             f"architectures that can: {', '.join(able) or 'none'}"

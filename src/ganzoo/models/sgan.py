@@ -13,9 +13,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ganzoo.config import check_range
+from ganzoo.errors import GanzooError
 from ganzoo.models.base import ZooModel
 from ganzoo.nn.init import keras_init_
 from ganzoo.registry import register_model
+
+#: Largest width or latent size a config may ask for (a 4096-wide SGAN has ~10^9 weights).
+MAX_WIDTH = 4096
 
 
 @dataclass
@@ -48,6 +53,28 @@ class SGANConfig:
     dataset: str = "mnist"
     input_noise: float = 0.0
     hidden_noise: float = 0.0
+
+    def validate(self) -> None:
+        """Check sizes and rates before any network is built (types are checked before).
+
+        Raises:
+            GanzooError: naming the field and its allowed range.
+
+        """
+        for name in ("latent_dim", "width"):
+            check_range(self, name, 1, MAX_WIDTH)
+        check_range(self, "num_classes", 1, 100_000)
+        check_range(self, "channels", 1, 64)
+        check_range(self, "image_size", 4, 1024)
+        if self.image_size % 4:
+            raise GanzooError(
+                f"image_size must be a multiple of 4 (the generator doubles its side twice), "
+                f"got {self.image_size}"
+            )
+        check_range(self, "dropout", 0.0, 1.0, high_open=True)
+        check_range(self, "leaky_slope", 0.0, 1.0)
+        for name in ("input_noise", "hidden_noise"):
+            check_range(self, name, 0.0, 10.0)
 
 
 class SGANDiscriminator(nn.Module):

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ganzoo.config import check_range
 from ganzoo.errors import GanzooError
 from ganzoo.models.base import ZooModel
-from ganzoo.models.sgan import SGANConfig, SGANDiscriminator
+from ganzoo.models.sgan import MAX_WIDTH, SGANConfig, SGANDiscriminator
 from ganzoo.nn.init import keras_init_
 from ganzoo.registry import register_model
 
@@ -51,9 +52,25 @@ class VAEGANConfig:
     activation: str = "relu"
 
     def __post_init__(self) -> None:
-        self.hidden = tuple(self.hidden)  # JSON gives lists back
+        if isinstance(self.hidden, list):
+            self.hidden = tuple(self.hidden)  # JSON gives lists back
+
+    def validate(self) -> None:
+        """Check sizes, rates and choices before any network is built (types are checked before).
+
+        Raises:
+            GanzooError: naming the field and its allowed values.
+
+        """
         if self.activation not in ("relu", "leaky_relu"):
             raise GanzooError(f"activation must be 'relu' or 'leaky_relu', got '{self.activation}'")
+        if not 1 <= len(self.hidden) <= 16:
+            raise GanzooError(f"hidden must list 1 to 16 layer widths, got {len(self.hidden)}")
+        for width in self.hidden:
+            if not 1 <= width <= MAX_WIDTH:
+                raise GanzooError(f"hidden widths must be in [1, {MAX_WIDTH}], got {width}")
+        check_range(self, "latent_dim", 1, MAX_WIDTH)
+        self.discriminator_config().validate()
 
     def discriminator_config(self) -> SGANConfig:
         """The SGAN config of the shared discriminator."""
