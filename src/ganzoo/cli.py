@@ -186,26 +186,31 @@ def info(
 ) -> None:
     """Show an architecture's presets, or a checkpoint's config, data contract and metrics."""
     from ganzoo.catalog import load_catalog
-    from ganzoo.registry import _MODELS, _load_builtins, get_trainer, list_trainers
+    from ganzoo.registry import (
+        get_model_entry,
+        get_trainer,
+        has_trainer,
+        is_architecture,
+        list_models,
+    )
 
-    _load_builtins()
-    if name in _MODELS:
+    if is_architecture(name):
         import dataclasses
 
         from ganzoo.models.base import keras_parameter_count
 
-        entry = _MODELS[name]
+        entry = get_model_entry(name)
         report: dict[str, Any] = {"architecture": name, "description": entry.description}
         report["default_preset"] = entry.default_preset
         report["presets"] = {k: dataclasses.asdict(v) for k, v in entry.presets.items()}
         report["parameters"] = keras_parameter_count(entry.cls(entry.presets[entry.default_preset]))
-        if name in list_trainers():
+        if has_trainer(name):
             trainer_cls = get_trainer(name)
             report["trainer"] = trainer_cls.__name__
             report["recipes"] = {k: dataclasses.asdict(v) for k, v in trainer_cls.recipes.items()}
     else:
         if "/" not in name and name not in load_catalog() and not Path(name).exists():
-            known = list(_MODELS) + list(load_catalog())
+            known = list_models() + list(load_catalog())
             raise GanzooError(
                 f"no architecture, pretrained model or folder '{name}'{did_you_mean(name, known)} "
                 "(`ganzoo list` shows all)"
