@@ -39,7 +39,10 @@ def main() -> None:
     out = Path(tempfile.mkdtemp()) / "digits.png"
     commands = {
         "import_torch": [sys.executable, "-c", "import torch"],
-        "ganzoo_sample": [ganzoo, "sample", args.name, "-n", "64", "--out", str(out), "--quiet"],
+        "ganzoo_sample": [
+            *(ganzoo, "sample", args.name, "-n", "64", "--out", str(out)),
+            *("--quiet", "--overwrite"),  # each repeat replaces the grid of the one before
+        ],
         "ganzoo_help": [ganzoo, "--help"],
     }
     for cmd in commands.values():  # warm the file cache
