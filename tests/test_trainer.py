@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -250,3 +251,137 @@ def test_max_seconds_stops_early_and_still_evaluates(tiny_data):
     result = trainer.fit()
     assert 0 < result.steps < 10_000_000
     assert result.seconds < 10
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("lr", float("nan")),
+        ("lr", float("inf")),
+        ("lr", 0.0),
+        ("beta1", float("nan")),
+        ("beta2", 1.0),
+        ("max_seconds", float("nan")),
+        ("max_seconds", float("inf")),
+        ("lr_decay_start", float("nan")),
+        ("ema_decay", float("nan")),
+        ("sample_every", -1),
+        ("eval_every", -5),
+        ("checkpoint_every", -1),
+    ],
+)
+def test_invalid_numbers_are_refused_naming_the_field(tiny_data, field, value):
+    with pytest.raises(GanzooError, match=f"^{field} must be"):
+        _trainer(tiny_data, **{field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("unsupervised_weight", float("nan")),
+        ("consistency_weight", float("nan")),
+        ("entropy_weight", float("inf")),
+        ("strong_scale", 1.5),
+        ("strong_degrees", -1.0),
+        ("augment_shift", -2),
+        ("label_seed", -1),
+    ],
+)
+def test_sgan_numbers_are_range_checked(field, value):
+    from ganzoo.trainers.sgan import SGANTrainConfig
+
+    with pytest.raises(GanzooError, match=f"^{field} must be"):
+        SGANTrainConfig(**{field: value}).validate()
+
+
+def test_vaegan_weights_must_be_finite():
+    from ganzoo.trainers.vaegan import VAEGANTrainConfig
+
+    with pytest.raises(GanzooError, match="^gamma must be"):
+        VAEGANTrainConfig(gamma=float("nan")).validate()
+
+
+def _module_imports(path):
+    """Every ganzoo.trainers module a file imports, wherever the import statement is."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == "ganzoo.trainers":
+                found |= {f"ganzoo.trainers.{a.name}" for a in node.names}
+            elif node.module.startswith("ganzoo.trainers."):
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("ganzoo.trainers.")}
+    return found
+
+
+def test_trainer_modules_import_no_circles():
+    import graphlib
+
+    import ganzoo.trainers
+
+    package = Path(ganzoo.trainers.__file__).parent
+    graph = {}
+    for path in package.glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        name = f"ganzoo.trainers.{path.stem}"
+        graph[name] = {m for m in _module_imports(path) if m != name and m in _all(package)}
+    graphlib.TopologicalSorter(graph).static_order()  # raises CycleError on a circle
+    assert "ganzoo.trainers.base" not in graph["ganzoo.trainers.callbacks"]
+    assert "ganzoo.trainers.base" not in graph["ganzoo.trainers.run_folder"]
+
+
+def _all(package):
+    return {f"ganzoo.trainers.{p.stem}" for p in package.glob("*.py")}
+
+
+def test_periodic_jobs_follow_one_rule(tiny_data, tmp_path):
+    from ganzoo.trainers.callbacks import Checkpoints, Evaluation, SampleGrid
+
+    trainer = _trainer(
+        tiny_data, tmp_path / "run", steps=5, checkpoint_every=2, sample_every=2, eval_every=2
+    )
+    runs = []
+    for job in trainer.callbacks:
+        if isinstance(job, Checkpoints | SampleGrid | Evaluation):
+            original = job.run
+
+            def spy(t, step, job=job, original=original):
+                runs.append((type(job).__name__, step))
+                original(t, step)
+
+            job.run = spy
+    trainer.fit()
+    assert [s for n, s in runs if n == "Checkpoints"] == [2, 4, 5]  # every 2 and at the end
+    assert [s for n, s in runs if n == "Evaluation"] == [2, 4, 5]
+    assert [s for n, s in runs if n == "SampleGrid"] == [2, 4]
+
+
+def test_train_sgan_on_an_image_folder_of_another_size(tmp_path):
+    from PIL import Image
+
+    from ganzoo.trainers.launch import train
+
+    rng = np.random.default_rng(0)
+    for digit in range(10):
+        folder = tmp_path / "photos" / str(digit)
+        folder.mkdir(parents=True)
+        for i in range(2):
+            pixels = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"{i}.png")
+    trainer, result = train(
+        "sgan",
+        out_dir=tmp_path / "run",
+        dataset=f"folder:{tmp_path / 'photos'}",
+        labels=10,
+        steps=1,
+        batch_size=8,
+        labeled_batch=4,
+        device="cpu",
+        quiet=True,
+    )
+    assert result.steps == 1
+    assert tuple(trainer.data.images.shape[1:]) == (1, 28, 28)

@@ -64,6 +64,7 @@ class TinyTrainConfig(TrainConfig):
 @register_trainer("tiny")
 class TinyTrainer(Trainer):
     config_class = TinyTrainConfig
+    recipes = {"report": TinyTrainConfig(), "strong-d": TinyTrainConfig(d_weight=2.0)}
 
     def configure_optimizers(self):
         return {

@@ -15,9 +15,8 @@ import torch
 from ganzoo.data import load_dataset
 from ganzoo.errors import GanzooError, did_you_mean
 from ganzoo.registry import build_config, get_model_entry, get_trainer, replace_config
-from ganzoo.trainers import checkpoint as ckpt
 from ganzoo.trainers.base import TrainConfig, Trainer, TrainResult
-from ganzoo.trainers.run_folder import RESUMABLE_FIELDS, RunFolder, config_from_dict
+from ganzoo.trainers.run_folder import RESUMABLE_FIELDS, RunFolder, check_resume
 
 
 def build_train_config(
@@ -158,8 +157,8 @@ def _resumed_configs(
             config = dataclasses.replace(config, dataset=saved_model.dataset)
     else:
         config = replace_config(saved_model, **(model_overrides or {}))
-    path = found / ckpt.TRAIN_CONFIG_NAME
-    saved_train = config_from_dict(trainer_cls.config_class, ckpt.load_json(path), str(path))
+    saved_run = RunFolder(found.parent).read_checkpoint(trainer_cls.config_class)
+    saved_train = saved_run.config
     if recipe is not None:
         train_config = build_train_config(trainer_cls, recipe, **train_overrides)
         # what may change on resume keeps its saved value unless asked for
@@ -167,6 +166,18 @@ def _resumed_configs(
         train_config = dataclasses.replace(train_config, **kept)
     else:
         train_config = replace_config(saved_train, **train_overrides)
+    # Refuse a changed run now, before the data are loaded and the options validated
+    # (the trainer checks again, with the data, when it loads the checkpoint).
+    check_resume(
+        found.parent,
+        step=int(saved_run.state["step"]),
+        saved_config=dataclasses.asdict(saved_train),
+        config=dataclasses.asdict(dataclasses.replace(train_config, out_dir=saved_train.out_dir)),
+        saved_model=dataclasses.asdict(saved_model),
+        model=dataclasses.asdict(config),
+        saved_data=None,
+        data={},
+    )
     return config, train_config
 
 

@@ -4,7 +4,7 @@ A run folder (``ganzoo train --out DIR``, ``TrainConfig.out_dir``) holds
 
 - ``.ganzoo-run``, the marker written when the run starts: only a folder with it (or
   an empty or new folder) is written into, so a folder a user made is never
-  overwritten unless asked (``overwrite=True``, ``ganzoo train --force``);
+  overwritten unless asked (``overwrite=True``, ``ganzoo train --overwrite``);
 - ``.ganzoo-run.lock``, locked (``fcntl.flock``) while a process trains in the
   folder; it names that process (pid and host), and a second run is refused;
 - ``checkpoint/``, the resumable state (see :mod:`ganzoo.trainers.checkpoint`),
@@ -263,7 +263,7 @@ class RunFolder:
         if any(self.path.iterdir()):
             raise GanzooError(
                 f"{self.path} is not empty and is not a ganzoo run folder (it has no "
-                f"{MARKER_NAME}); choose a new or empty folder, or pass --force "
+                f"{MARKER_NAME}); choose a new or empty folder, or pass --overwrite "
                 "(overwrite=True) to write into it"
             )
 
