@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import pytest
 
@@ -72,3 +73,41 @@ def test_import_ganzoo_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert ganzoo.__version__
+
+
+def test_get_trainer_works_in_a_fresh_interpreter():
+    # conftest imports the trainers first, so only a fresh interpreter shows the bug
+    import subprocess
+    import sys
+
+    code = "import ganzoo; print(ganzoo.get_trainer('sgan').__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "SGANTrainer"
+
+
+def test_public_lookups():
+    from ganzoo import registry
+
+    assert registry.is_architecture("tiny") and not registry.is_architecture("tinny")
+    assert registry.has_trainer("tiny") and not registry.has_trainer("cnnn")
+    assert [e.name for e in registry.model_entries()] == list_models()
+    able = registry.architectures_that_can("classify")
+    assert "sgan" in able and "tiny" not in able
+    assert isinstance(registry.build_model("tiny", {"hidden": 4}), tiny.TinyGAN)
+
+
+def test_nothing_outside_the_registry_touches_its_private_tables():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    folders = ("src", "tests", "docs", "scripts", "benchmarks", "examples")
+    offenders = [
+        str(path.relative_to(root))
+        for folder in folders
+        for path in (root / folder).rglob("*.py")
+        if path.name != "registry.py"
+        and path != Path(__file__).resolve()
+        and re.search(r"\b_(MODELS|TRAINERS)\b", path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
