@@ -375,21 +375,16 @@ def eval_command(
 
 
 # ------------------------------------------------------------------------------- train
-def _device_name(device: Any) -> str:
-    """``"cuda (NVIDIA H200)"`` for a GPU, else the device type, for run summaries."""
-    import torch
-
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return str(device)
-
-
 def _parse_sets(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs to a dict; values are JSON where they parse, else strings."""
     values: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
+        key = key.strip()
         if not sep or not key:
             raise GanzooError(f"--set expects key=value, got '{pair}'")
+        if key in values:
+            raise GanzooError(f"'{key}' is set twice; give each key once")
         try:
             values[key] = json.loads(raw)
         except json.JSONDecodeError:
@@ -431,6 +426,12 @@ def train(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from <out>/checkpoint.")
     ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Write into an --out folder that is not empty and not a ganzoo run."
+        ),
+    ] = False,
     data_root: DataRoot = None,
     download: Annotated[
         bool, typer.Option("--download", help="Download a missing data set.")
@@ -438,10 +439,13 @@ def train(
     device: Device = None,
     quiet: Quiet = False,
 ) -> None:
-    """Train an architecture; the run folder ends up loadable by ``from_pretrained``."""
-    import torch
+    """Train an architecture; the run folder ends up loadable by ``from_pretrained``.
 
+    Ctrl-C or SIGTERM stops after the current step with a checkpoint saved (exit 130 or
+    143); ``--resume`` continues it.
+    """
     from ganzoo.registry import get_trainer
+    from ganzoo.trainers.base import TrainingInterrupted
     from ganzoo.trainers.launch import train as run_training
 
     overrides = _parse_sets(sets or [])
@@ -466,35 +470,26 @@ def train(
         overrides[key] = value
     if quiet:
         overrides["quiet"] = True
-    trainer, result = run_training(
-        architecture,
-        out_dir=out,
-        dataset=dataset,
-        preset=preset,
-        recipe=recipe,
-        resume=resume,
-        data_root=data_root,
-        download=download,
-        model_overrides=_parse_sets(model_sets or []),
-        command="ganzoo " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-        **overrides,
-    )
-    pictures = sorted(str(p) for sub in ("plots", "samples") for p in (out / sub).glob("*.png"))
-    if pictures and not quiet:
+    try:
+        _, result = run_training(
+            architecture,
+            out_dir=out,
+            dataset=dataset,
+            preset=preset,
+            recipe=recipe,
+            resume=resume,
+            overwrite=overwrite,
+            data_root=data_root,
+            download=download,
+            model_overrides=_parse_sets(model_sets or []),
+            command="ganzoo " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            **overrides,
+        )
+    except TrainingInterrupted as exc:
+        raise _fail(str(exc), exc.exit_code) from None
+    if result.summary.get("pictures") and not quiet:
         typer.echo(f"pictures of the run: {out / 'plots'} and {out / 'samples'}", err=True)
-    summary = {
-        "command": trainer.command,
-        "out": str(result.out_dir),
-        "pictures": pictures,
-        "steps": result.steps,
-        "seconds": round(result.seconds, 2),
-        "device": _device_name(trainer.device),
-        "torch": torch.__version__,
-        **{f"train/{k}": v for k, v in result.metrics.items()},
-        **result.evaluation,
-    }
-    (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    typer.echo(json.dumps(summary))
+    typer.echo(json.dumps(result.summary))  # the trainer wrote it to <out>/train_summary.json
 
 
 # ------------------------------------------------------------------------------- push
