@@ -1,0 +1,290 @@
+"""Find the code blocks of the docs and run them the way a reader would.
+
+The rules (the test module, ``test_docs_snippets.py``, enforces them):
+
+- **Which blocks run.** Every fenced block of README.md and docs/**/*.md whose language is
+  ``python``/``py`` (Python) or ``bash``/``sh``/``shell``/``console`` (shell). Other languages
+  (``text``, ``json``...) are output or file listings and never run.
+- **Opting out.** An HTML comment ``<!-- no-run: reason -->`` on the last non-blank line before
+  a fence opts that block out. It is meant for blocks that are not instructions to run here:
+  installs from the network, records of long measurement runs, publishing to the Hub. Every
+  opt-out is listed in the test module (``OPT_OUTS``), so adding one is a visible change.
+- **Python.** The Python blocks of one page run as ONE script, in document order, in a fresh
+  interpreter (``sys.executable``) and a fresh temporary working folder: a later block may use
+  the names an earlier one defined. Each block's lines keep their line numbers in the page, so
+  a traceback names the page and line (``File "docs/training.md", line 20``).
+- **Shell.** Each shell block runs alone with ``bash -e`` in its own fresh working folder, with
+  the ``ganzoo`` console script of the running environment first on ``PATH``.
+- **Data and network.** ``GANZOO_DATA`` points at tiny generated data sets (MNIST IDX files,
+  Fashion-MNIST, a CIFAR-10 npz); ``HF_HUB_OFFLINE=1`` and ``HF_ENDPOINT`` points at a local
+  fake Hub, so nothing touches the network. A page whose Python names a Hub repo id
+  (``from_pretrained("org/name")``) runs online against the fake Hub instead.
+- **No CUDA here.** Where ``torch.cuda.is_available()`` is false, ``--device cuda`` and
+  ``device="cuda"`` are read as ``cpu`` (what a reader without a GPU would type).
+- **Fast and as written.** The default run puts a ``sitecustomize`` on ``PYTHONPATH`` that caps
+  the number of training steps (``TrainConfig.validate`` sees ``capped_steps(steps)``), so a
+  snippet that trains for 2000 steps runs every line, every option and every file it writes,
+  in a few steps. Snippets that train also run exactly as written under ``pytest -m slow``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PYTHON_LANGS = {"python", "py", "python3"}
+SHELL_LANGS = {"bash", "sh", "shell", "console"}
+OPEN_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+-]*)[^\n]*$")
+DIRECTIVE = re.compile(r"^\s*<!--\s*(?P<kind>no-run)\s*:\s*(?P<reason>.+?)\s*-->\s*$")
+TRAINS = re.compile(r"ganzoo train\b|torchrun|\.fit\(|\btrain\(")
+HUB_REPO_ID = re.compile(r"""from_pretrained\(\s*["'][\w.-]+/[\w.-]+["']""")
+CUDA = [
+    (re.compile(r"--device(\s+|=)cuda(:\d+)?\b"), r"--device\1cpu"),
+    (re.compile(r"""device\s*=\s*(["'])cuda(:\d+)?\1"""), r"device=\1cpu\1"),
+]
+DONE = "\x1edoc-block-done "
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced code block of a page."""
+
+    page: str  # path relative to the repository root, e.g. "docs/cli.md"
+    line: int  # 1-based line of the first code line
+    lang: str  # "python" or "shell" (or the raw language for blocks that never run)
+    code: str  # dedented code
+    no_run: str | None  # the reason of a ``<!-- no-run: ... -->`` directive
+
+    @property
+    def id(self) -> str:
+        """``page:line``, the name a failure carries."""
+        return f"{self.page}:{self.line}"
+
+    @property
+    def runnable(self) -> bool:
+        """Whether the block is Python or shell and not opted out."""
+        return self.lang in ("python", "shell") and self.no_run is None
+
+    @property
+    def trains(self) -> bool:
+        """Whether the block trains a model (and so has a slow, as-written run)."""
+        return bool(TRAINS.search(self.code))
+
+
+def pages() -> list[str]:
+    """README.md and every Markdown page under docs/, relative to the repository root."""
+    found = ["README.md"] + sorted(
+        p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").rglob("*.md")
+    )
+    return [p for p in found if (ROOT / p).is_file()]
+
+
+def parse(page: str, text: str | None = None) -> list[Block]:
+    """The fenced code blocks of ``page`` (a path relative to the repository root)."""
+    lines = (text if text is not None else (ROOT / page).read_text(encoding="utf-8")).split("\n")
+    blocks: list[Block] = []
+    i = 0
+    while i < len(lines):
+        match = OPEN_FENCE.match(lines[i])
+        if not match:
+            i += 1
+            continue
+        indent, fence, lang = match["indent"], match["fence"], match["lang"].lower()
+        close = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
+        j = i + 1
+        while j < len(lines) and not close.match(lines[j]):
+            j += 1
+        body = [line[len(indent) :] if line.startswith(indent) else line.lstrip() for line in lines[i + 1 : j]]
+        k = i - 1
+        while k >= 0 and not lines[k].strip():
+            k -= 1
+        directive = DIRECTIVE.match(lines[k]) if k >= 0 else None
+        kind = "python" if lang in PYTHON_LANGS else "shell" if lang in SHELL_LANGS else lang
+        code = "\n".join(body)
+        if lang == "console":  # "$ command" lines are commands; the rest is output
+            code = "\n".join(line[2:] for line in body if line.startswith("$ "))
+        blocks.append(Block(page, i + 2, kind, textwrap.dedent(code), directive["reason"] if directive else None))
+        i = j + 1
+    return blocks
+
+
+def all_blocks() -> list[Block]:
+    """Every fenced block of every page."""
+    return [block for page in pages() for block in parse(page)]
+
+
+def for_this_machine(code: str, cuda: bool) -> str:
+    """``code`` with CUDA devices read as the CPU when this machine has no CUDA."""
+    if not cuda:
+        for pattern, replacement in CUDA:
+            code = pattern.sub(replacement, code)
+    return code
+
+
+def python_script(blocks: list[Block], cuda: bool) -> str:
+    """One script of a page's Python blocks whose lines sit at their lines in the page.
+
+    After each block, a marker line reports it done (on the line of its closing fence).
+    """
+    out: list[str] = []
+    for index, block in enumerate(blocks):
+        code = for_this_machine(block.code, cuda).split("\n")
+        while len(out) < block.line - 1:
+            out.append("")
+        out.extend(code)
+        out.append(f"print({DONE + str(index)!r}, flush=True)")
+    return "\n".join(out) + "\n"
+
+
+def capped_steps(steps: int) -> int:
+    """The steps a training snippet runs in the fast check: all up to 3, else 1 to 3.
+
+    Idempotent (the cap may be applied twice to one config) and larger for larger requests,
+    so a resumed run (``--resume --steps 20000`` after 600) still has steps left to do.
+    """
+    return steps if steps <= 3 else 1 + min(2, steps // 5000)
+
+
+SITECUSTOMIZE = '''\
+"""Doc-snippet tests: cap training steps (see tests/doc_snippets.py). Not part of ganzoo."""
+import importlib.abc
+import importlib.machinery
+import sys
+
+
+def _capped_steps(steps):
+    return steps if steps <= 3 else 1 + min(2, steps // 5000)
+
+
+def _patch(module):
+    config = module.TrainConfig
+    validate = config.validate
+
+    def capped_validate(self):
+        if isinstance(self.steps, int):
+            self.steps = _capped_steps(self.steps)
+        validate(self)
+
+    config.validate = capped_validate
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "ganzoo.trainers.base":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def patched_exec_module(module):
+            exec_module(module)
+            _patch(module)
+
+        spec.loader.exec_module = patched_exec_module
+        return spec
+
+
+sys.meta_path.insert(0, _Finder())
+'''
+
+
+# --------------------------------------------------------------------------------------
+# tiny data sets
+
+
+def _write_idx(path: Path, arr: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+    path.write_bytes(header + arr.tobytes())
+
+
+def _digits(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bars whose height encodes the class, plus noise: learnable, 28x28 uint8."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(10, dtype=np.uint8), per_class)
+    rng.shuffle(labels)
+    images = rng.integers(0, 40, size=(len(labels), 28, 28), dtype=np.uint8)
+    for i, label in enumerate(labels):
+        images[i, 2 + 2 * label : 5 + 2 * label, 4:24] = 255
+    return images, labels
+
+
+def make_data_root(root: Path) -> Path:
+    """Tiny MNIST, Fashion-MNIST (IDX files) and CIFAR-10 (npz) under ``root``."""
+    for folder, seed in (("MNIST", 0), ("FashionMNIST", 1)):
+        raw = root / folder / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        for prefix, per_class in (("train", 20), ("t10k", 5)):
+            images, labels = _digits(per_class, seed)
+            _write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
+            _write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+            seed += 10
+    rng = np.random.default_rng(2)
+    cifar = root / "cifar10"
+    cifar.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", 40), ("test", 20)):
+        x = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+        np.savez(cifar / f"{split}.npz", x=x, y=np.arange(n, dtype=np.int64) % 10)
+    return root
+
+
+# --------------------------------------------------------------------------------------
+# running
+
+
+def environment(
+    data_root: Path, home: Path, hub_url: str, *, online: bool, fast: bool, site_dir: Path
+) -> dict[str, str]:
+    """The environment of a snippet: tiny data, a local Hub, the capped trainer in fast mode."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING", "PYTEST"))}
+    env.pop("PYTHONPATH", None)
+    env.update(
+        GANZOO_DATA=str(data_root),
+        HF_HOME=str(home / "hf_home"),
+        HF_ENDPOINT=hub_url,
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        TORCH_HOME=str(home / "torch"),
+        MPLBACKEND="Agg",
+        OMP_NUM_THREADS="1",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+    )
+    if not online:
+        env["HF_HUB_OFFLINE"] = "1"
+    if fast:
+        env["PYTHONPATH"] = str(site_dir)
+    return env
+
+
+def write_site(site_dir: Path) -> Path:
+    """Write the step-capping ``sitecustomize.py`` into ``site_dir``."""
+    site_dir.mkdir(parents=True, exist_ok=True)
+    (site_dir / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
+    return site_dir
+
+
+def run(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    """Run ``argv`` and capture its output as text (stderr merged into stdout)."""
+    return subprocess.run(
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
+    )
+
+
+def fresh_dir(parent: Path, name: str) -> Path:
+    """An empty folder ``parent/name`` (emptied if it exists)."""
+    folder = parent / re.sub(r"[^\w.-]+", "_", name)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
