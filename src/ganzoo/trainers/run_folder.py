@@ -207,8 +207,8 @@ def check_resume(
         changed += resume_differences(saved_data, data, "data.")
     if changed:
         raise GanzooError(
-            f"cannot resume {folder}: {', '.join(changed)} differ(s) from the saved run "
-            f"(resume may change only steps, lr and how often things are logged or saved); "
+            f"cannot resume {folder}: changed from the saved run: {', '.join(changed)} "
+            "(a resume may change only steps, lr and how often things are logged or saved); "
             "drop those options or start a new run in another folder"
         )
     if config["steps"] < step:
