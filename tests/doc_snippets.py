@@ -104,7 +104,10 @@ def parse(page: str, text: str | None = None) -> list[Block]:
         j = i + 1
         while j < len(lines) and not close.match(lines[j]):
             j += 1
-        body = [line[len(indent) :] if line.startswith(indent) else line.lstrip() for line in lines[i + 1 : j]]
+        body = [
+            line[len(indent) :] if line.startswith(indent) else line.lstrip()
+            for line in lines[i + 1 : j]
+        ]
         k = i - 1
         while k >= 0 and not lines[k].strip():
             k -= 1
@@ -113,7 +116,11 @@ def parse(page: str, text: str | None = None) -> list[Block]:
         code = "\n".join(body)
         if lang == "console":  # "$ command" lines are commands; the rest is output
             code = "\n".join(line[2:] for line in body if line.startswith("$ "))
-        blocks.append(Block(page, i + 2, kind, textwrap.dedent(code), directive["reason"] if directive else None))
+        blocks.append(
+            Block(
+                page, i + 2, kind, textwrap.dedent(code), directive["reason"] if directive else None
+            )
+        )
         i = j + 1
     return blocks
 
@@ -275,10 +282,18 @@ def write_site(site_dir: Path) -> Path:
     return site_dir
 
 
-def run(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+def run(
+    argv: list[str], cwd: Path, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess:
     """Run ``argv`` and capture its output as text (stderr merged into stdout)."""
     return subprocess.run(
-        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
     )
 
 

@@ -8,7 +8,10 @@ A failure names the page and line of the block: ``test_python_block[docs/trainin
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -22,31 +25,32 @@ PYTHON = [b for b in BLOCKS if b.runnable and b.lang == "python"]
 SHELL = [b for b in BLOCKS if b.runnable and b.lang == "shell"]
 PAGES_THAT_TRAIN_IN_PYTHON = sorted({b.page for b in PYTHON if b.trains})
 
-#: Blocks that do not run, by (page, first code line): the reason is the directive's own.
+#: Blocks that do not run, by `_key`: the reason is the directive's own.
 #: Listed here so that opting a block out is a visible change to this file.
 OPT_OUTS = {
-    ("README.md", 'pip install -e ".[dev,docs]"   # install from this checkout, with test, lint and docs tools'),
-    ("README.md", "ganzoo push runs/sgan100 me/my-sgan                # publish to the Hugging Face Hub"),
+    ("README.md", "ganzoo push runs/sgan100 me/my-sgan"),
+    ("README.md", 'pip install -e ".[dev,docs]"   # install from th'),
+    ("docs/hub.md", 'model.push_to_hub("me/my-sgan")'),
     ("docs/install.md", "git clone https://github.com/ganzoo/ganzoo"),
     ("docs/install.md", 'pip install -e ".[dev]"'),
-    ("docs/install.md", "pip install build"),
-    ("docs/install.md", "pip wheel . -w dist --no-deps"),
-    ("docs/install.md", "pip install dist/ganzoo-*.whl"),
     ("docs/install.md", 'pip install -e ".[docs]"'),
-    ("docs/quickstart.md", 'model.push_to_hub("me/my-sgan")       # needs a Hub login (`hf auth login`) or token='),
-    ("docs/hub.md", 'model.push_to_hub("me/my-sgan")                  # the same, uploaded to a Hub repo'),
-    ("docs/models/mnist.md", "MODE=full BUDGET=500 SGAN_STEPS=7000 SGAN_RECIPE=consistency bash scripts/mnist_gpu_session.sh   # H200 rows; it runs:"),
-    ("docs/models/mnist.md", 'python benchmarks/mnist_ssl.py --methods "cnn-best[lr=0.0006;lr_decay_start=0.5;ema_decay=0.999]" --labels 50000 --seeds 0 --steps 7000 --device cpu'),
-    ("docs/models/mnist.md", 'python benchmarks/mnist_ssl.py --methods "sgan-consistency[lr=0.0006],sgan-entropy" --labels 100 --seeds 0,1,2 --steps 3000 --device cpu --precision bf16 --workers 2'),
+    ("docs/install.md", "pip install build"),
+    ("docs/install.md", "pip install dist/ganzoo-*.whl"),
+    ("docs/install.md", "pip wheel . -w dist --no-deps"),
+    ("docs/models/mnist.md", "MODE=full BUDGET=500 SGAN_STEPS=7000 SGAN_RECIPE"),
+    ("docs/models/mnist.md", 'python benchmarks/mnist_ssl.py --methods "cnn-be'),
+    ("docs/models/mnist.md", 'python benchmarks/mnist_ssl.py --methods "sgan-c'),
+    ("docs/quickstart.md", 'model.push_to_hub("me/my-sgan")       # needs a'),
 }
 
-#: Blocks that fail because of a known bug in src/ganzoo, by (page, first code line): reason.
+#: Blocks that fail because of a known bug in src/ganzoo, by `_key`: reason.
 #: strict: the test fails once the bug is fixed, as a reminder to remove the entry.
 KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 
 def _key(block: ds.Block) -> tuple[str, str]:
-    return block.page, block.code.split("\n", 1)[0]
+    """(page, the start of the block's first line): a name that survives edits above it."""
+    return block.page, block.code.split("\n", 1)[0][:48].rstrip()
 
 
 def _mark(block: ds.Block) -> list[pytest.MarkDecorator]:
@@ -70,7 +74,9 @@ def snippet_home(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def hub(snippet_home):
     """A local Hub serving the bundled SGAN as ``org/name`` (``main`` and tag ``v1.0``)."""
-    bundled = Path(__file__).resolve().parents[1] / "src" / "ganzoo" / "pretrained" / "sgan-mnist-100"
+    bundled = (
+        Path(__file__).resolve().parents[1] / "src" / "ganzoo" / "pretrained" / "sgan-mnist-100"
+    )
     with FakeHub(cache_dir=snippet_home / "fake-hub-cache") as fake:
         for revision in ("main", "v1.0"):
             fake.add_repo("org/name", bundled, revision=revision)
@@ -85,7 +91,9 @@ def runner(snippet_home, hub):
 
     def prepare(name: str, *, fast: bool, online: bool = False):
         folder = ds.fresh_dir(snippet_home / ("fast" if fast else "as-written"), name)
-        env = ds.environment(data_root, folder / ".home", hub.url, online=online, fast=fast, site_dir=site)
+        env = ds.environment(
+            data_root, folder / ".home", hub.url, online=online, fast=fast, site_dir=site
+        )
         return folder, env
 
     return prepare
@@ -104,12 +112,16 @@ def _cuda() -> bool:
 @functools.cache
 def _python_page(page: str, fast: bool, prepare) -> tuple[int, str]:
     blocks = [b for b in PYTHON if b.page == page]
-    folder, env = prepare(page, fast=fast, online=any(ds.HUB_REPO_ID.search(b.code) for b in blocks))
+    folder, env = prepare(
+        page, fast=fast, online=any(ds.HUB_REPO_ID.search(b.code) for b in blocks)
+    )
     script = folder / ".snippets" / page
     script.parent.mkdir(parents=True, exist_ok=True)
     script.write_text(ds.python_script(blocks, _cuda()), encoding="utf-8")
     # The script's file name is the page's own path, so tracebacks read "docs/x.md", line N.
-    proc = ds.run([sys.executable, str(Path(".snippets") / page)], folder, env, timeout=280 if fast else 3000)
+    proc = ds.run(
+        [sys.executable, str(Path(".snippets") / page)], folder, env, timeout=280 if fast else 3000
+    )
     return proc.returncode, proc.stdout
 
 
@@ -122,7 +134,9 @@ def _check_python_block(block: ds.Block, fast: bool, prepare) -> None:
     failed = next(i for i, _ in enumerate(blocks) if ds.DONE + str(i) not in out)
     if failed < index:
         pytest.skip(f"not reached: the block at {blocks[failed].id} failed")
-    pytest.fail(f"{block.id}: the page's Python stopped here (exit {code}):\n{out[-6000:]}", pytrace=False)
+    pytest.fail(
+        f"{block.id}: the page's Python stopped here (exit {code}):\n{out[-6000:]}", pytrace=False
+    )
 
 
 @pytest.mark.parametrize("block", _params(PYTHON))
@@ -132,7 +146,9 @@ def test_python_block(block, runner):
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-@pytest.mark.parametrize("block", _params([b for b in PYTHON if b.page in PAGES_THAT_TRAIN_IN_PYTHON]))
+@pytest.mark.parametrize(
+    "block", _params([b for b in PYTHON if b.page in PAGES_THAT_TRAIN_IN_PYTHON])
+)
 def test_python_block_as_written(block, runner):
     """The pages that train, with every step they ask for."""
     _check_python_block(block, fast=False, prepare=runner)
@@ -148,7 +164,9 @@ def _run_shell(block: ds.Block, fast: bool, prepare) -> None:
     # The commands keep their page line numbers, so the failure message names the doc's line.
     padding = "\n" * (block.line - 2)
     trap = f"trap 'echo \"{block.page}, line $LINENO: exit $?\"' ERR\n"
-    script.write_text(trap + padding + ds.for_this_machine(block.code, _cuda()) + "\n", encoding="utf-8")
+    script.write_text(
+        trap + padding + ds.for_this_machine(block.code, _cuda()) + "\n", encoding="utf-8"
+    )
     proc = ds.run(["bash", "-e", str(script)], folder, env, timeout=280 if fast else 3000)
     if proc.returncode != 0:
         pytest.fail(f"{block.id}: exit {proc.returncode}:\n{proc.stdout[-6000:]}", pytrace=False)
@@ -199,7 +217,7 @@ def test_parser_reads_tabs_directives_and_line_numbers():
             "```python",
             "x = 1",
             "```",
-            "=== \"tab\"",
+            '=== "tab"',
             "",
             "    ```bash",
             "    echo hi",
@@ -223,7 +241,10 @@ def test_parser_reads_tabs_directives_and_line_numbers():
 
 
 def test_python_script_keeps_page_line_numbers():
-    blocks = [ds.Block("p.md", 3, "python", "a = 1\nb = 2", None), ds.Block("p.md", 9, "python", "c", None)]
+    blocks = [
+        ds.Block("p.md", 3, "python", "a = 1\nb = 2", None),
+        ds.Block("p.md", 9, "python", "c", None),
+    ]
     lines = ds.python_script(blocks, cuda=True).split("\n")
     assert lines[2:4] == ["a = 1", "b = 2"] and lines[8] == "c"
     assert "doc-block-done 0" in lines[4] and "doc-block-done 1" in lines[9]
@@ -231,7 +252,10 @@ def test_python_script_keeps_page_line_numbers():
 
 def test_cuda_is_read_as_cpu_without_a_gpu():
     code = 'ganzoo eval m --device cuda\nfrom_pretrained("x", device="cuda:1")'
-    assert ds.for_this_machine(code, cuda=False) == 'ganzoo eval m --device cpu\nfrom_pretrained("x", device="cpu")'
+    assert (
+        ds.for_this_machine(code, cuda=False)
+        == 'ganzoo eval m --device cpu\nfrom_pretrained("x", device="cpu")'
+    )
     assert ds.for_this_machine(code, cuda=True) == code
 
 
@@ -240,3 +264,118 @@ def test_capped_steps_is_idempotent_and_leaves_room_to_resume():
         capped = ds.capped_steps(steps)
         assert ds.capped_steps(capped) == capped and 1 <= capped <= min(steps, 3)
     assert ds.capped_steps(20000) > ds.capped_steps(600)
+
+
+# --------------------------------------------------------------------------------------
+# option tables generated from the config dataclasses (docs/hooks/config_tables.py)
+
+
+def _config_tables_hook():
+    pytest.importorskip("mkdocs")
+    path = ds.ROOT / "docs" / "hooks" / "config_tables.py"
+    spec = importlib.util.spec_from_file_location("config_tables_hook", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _markers() -> list[tuple[str, str]]:
+    pattern = re.compile(r"<!--\s*config-table:\s*([\w.]+)\s*-->")
+    return sorted(
+        {
+            (page, m[1])
+            for page in ds.pages()
+            for m in pattern.finditer((ds.ROOT / page).read_text())
+        }
+    )
+
+
+def _first_column(table: str) -> list[str]:
+    return [line.split("|")[1].strip() for line in table.strip().split("\n")[2:]]
+
+
+#: Config classes whose options must only ever appear in docs as generated tables.
+CONFIG_CLASSES = [
+    "ganzoo.trainers.base.TrainConfig",
+    "ganzoo.trainers.sgan.SGANTrainConfig",
+    "ganzoo.trainers.classifier.ClassifierTrainConfig",
+    "ganzoo.trainers.vaegan.VAEGANTrainConfig",
+    "ganzoo.models.sgan.SGANConfig",
+    "ganzoo.models.vaegan.VAEGANConfig",
+    "ganzoo.catalog.PretrainedInfo",
+]
+
+
+@pytest.mark.parametrize(("page", "path"), _markers())
+def test_config_table_lists_every_field_with_a_description(page, path):
+    hook = _config_tables_hook()
+    cls = hook.import_class(path)
+    table = hook.render_table(cls)  # raises on a field that no docstring documents
+    fields = [f.name for f in dataclasses.fields(cls) if f.init]
+    assert _first_column(table) == [f"`{name}`" for name in fields], page
+    assert all(text for text in hook.field_descriptions(cls).values())
+
+
+def test_training_page_tables_trainconfig_from_the_code():
+    assert ("docs/training.md", "ganzoo.trainers.base.TrainConfig") in _markers()
+    hook = _config_tables_hook()
+    names = _first_column(hook.render_table(hook.import_class("ganzoo.trainers.base.TrainConfig")))
+    assert {"`channels_last`", "`lr_decay_start`", "`max_seconds`"} <= set(names)
+
+
+def test_an_undocumented_field_fails_the_docs_build():
+    hook = _config_tables_hook()
+    from mkdocs.exceptions import PluginError
+
+    @dataclasses.dataclass
+    class Base:
+        """Base.
+
+        Attributes:
+            a: documented in the base,
+                on two lines.
+        """
+
+        a: int = 1
+
+    @dataclasses.dataclass
+    class Child(Base):
+        """Child.
+
+        Attributes:
+            b: documented here.
+        """
+
+        b: str | None = None
+        c: float = 0.5
+
+    assert hook.field_descriptions(Child) == {
+        "a": "documented in the base, on two lines.",
+        "b": "documented here.",
+        "c": None,
+    }
+    with pytest.raises(PluginError, match=r"Child does not document c\b"):
+        hook.render_table(Child)
+    Child.__doc__ += "    c: now documented.\n"
+    assert "| `c` | `float` | `0.5` | now documented. |" in hook.render_table(Child)
+    assert "| `b` | `str` or `None` | `None` | documented here. |" in hook.render_table(Child)
+
+
+def test_no_hand_written_option_table_is_left_in_the_docs():
+    hook = _config_tables_hook()
+    field_sets = {
+        path: {f.name for f in dataclasses.fields(hook.import_class(path))}
+        for path in CONFIG_CLASSES
+    }
+    for page in ds.pages():
+        text = (ds.ROOT / page).read_text(encoding="utf-8")
+        for table in re.findall(r"(?:^\|.*\|[ \t]*\n)+", text, flags=re.MULTILINE):
+            header = table.split("\n", 1)[0].lower()
+            if not re.search(r"default|meaning|description|type", header):
+                continue
+            names = set(re.findall(r"`(\w+)`", " ".join(_first_column(table))))
+            for path, fields in field_sets.items():
+                assert len(names) < 3 or len(names & fields) < 0.8 * len(names), (
+                    f"{page}: a hand-written table of {path} fields; "
+                    f"write <!-- config-table: {path} --> instead"
+                )
