@@ -188,7 +188,7 @@ def info(
     from ganzoo.catalog import load_catalog
     from ganzoo.registry import (
         get_model_entry,
-        get_trainer,
+        get_trainer_entry,
         has_trainer,
         is_architecture,
         list_models,
@@ -205,9 +205,10 @@ def info(
         report["presets"] = {k: dataclasses.asdict(v) for k, v in entry.presets.items()}
         report["parameters"] = keras_parameter_count(entry.cls(entry.presets[entry.default_preset]))
         if has_trainer(name):
-            trainer_cls = get_trainer(name)
-            report["trainer"] = trainer_cls.__name__
-            report["recipes"] = {k: dataclasses.asdict(v) for k, v in trainer_cls.recipes.items()}
+            trainer = get_trainer_entry(name)
+            report["trainer"] = trainer.cls.__name__
+            report["default_recipe"] = trainer.default_recipe
+            report["recipes"] = {k: dataclasses.asdict(v) for k, v in trainer.recipes.items()}
     else:
         if "/" not in name and name not in load_catalog() and not Path(name).exists():
             known = list_models() + list(load_catalog())

@@ -45,7 +45,7 @@ class ModelEntry:
 
 
 _MODELS: dict[str, ModelEntry] = {}
-_TRAINERS: dict[str, type] = {}
+_TRAINERS: dict[str, TrainerEntry] = {}
 
 
 def _load_builtins(trainers: bool = False) -> None:
@@ -104,8 +104,40 @@ def register_model(
     return decorator
 
 
-def register_trainer(name: str) -> Callable[[type[T]], type[T]]:
+@dataclass(frozen=True)
+class TrainerEntry:
+    """How one architecture is trained.
+
+    Attributes:
+        architecture: registry name of the architecture, e.g. ``"wgan-gp"``.
+        cls: the trainer class (a :class:`ganzoo.trainers.base.Trainer`); one class may
+            train several architectures (the GAN trainer trains ``dcgan``, ``wgan`` and
+            ``wgan-gp``), each with its own recipes.
+        recipes: named training configurations (``ganzoo train --recipe``).
+        default_recipe: the recipe used when none is asked for.
+
+    """
+
+    architecture: str
+    cls: type
+    recipes: Mapping[str, Any] = field(default_factory=dict)
+    default_recipe: str = "report"
+
+
+def register_trainer(
+    name: str, recipes: Mapping[str, Any] | None = None, default_recipe: str = "report"
+) -> Callable[[type[T]], type[T]]:
     """Class decorator that registers a trainer for the architecture ``name``.
+
+    Stack it to let one trainer class train several architectures, each with its own
+    recipes: ``ganzoo train wgan-gp`` then finds the class and the recipe through this
+    table, with no test of names anywhere.
+
+    Args:
+        name: the architecture the trainer trains.
+        recipes: named configurations for that architecture (default: the class's
+            ``recipes`` attribute).
+        default_recipe: the recipe :func:`get_trainer_entry` callers use by default.
 
     Raises:
         GanzooError: if a trainer is already registered under ``name``.
@@ -115,10 +147,13 @@ def register_trainer(name: str) -> Callable[[type[T]], type[T]]:
     def decorator(cls: type[T]) -> type[T]:
         if name in _TRAINERS:
             raise GanzooError(
-                f"trainer name '{name}' is already registered by {_TRAINERS[name].__qualname__}; "
-                "choose another name"
+                f"trainer name '{name}' is already registered by "
+                f"{_TRAINERS[name].cls.__qualname__}; choose another name"
             )
-        _TRAINERS[name] = cls
+        own = dict(recipes if recipes is not None else getattr(cls, "recipes", {}) or {})
+        if own and default_recipe not in own:
+            raise TypeError(f"default recipe '{default_recipe}' is not among {sorted(own)}")
+        _TRAINERS[name] = TrainerEntry(name, cls, own, default_recipe)
         return cls
 
     return decorator
@@ -152,8 +187,8 @@ def get_model_entry(name: str) -> ModelEntry:
         ) from None
 
 
-def get_trainer(name: str) -> type:
-    """Return the trainer class registered under ``name``.
+def get_trainer_entry(name: str) -> TrainerEntry:
+    """Return the :class:`TrainerEntry` of architecture ``name`` (trainer class and recipes).
 
     Raises:
         GanzooError: for an unknown name, with the closest known names.
@@ -167,6 +202,16 @@ def get_trainer(name: str) -> type:
             f"no trainer for '{name}'{did_you_mean(name, _TRAINERS)}; "
             f"trainers exist for: {', '.join(sorted(_TRAINERS)) or 'none'}"
         ) from None
+
+
+def get_trainer(name: str) -> type:
+    """Return the trainer class registered for architecture ``name``.
+
+    Raises:
+        GanzooError: for an unknown name, with the closest known names.
+
+    """
+    return get_trainer_entry(name).cls
 
 
 def model_entries() -> list[ModelEntry]:

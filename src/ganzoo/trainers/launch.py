@@ -14,26 +14,44 @@ import torch
 
 from ganzoo.data import load_dataset
 from ganzoo.errors import GanzooError, did_you_mean
-from ganzoo.registry import build_config, get_model_entry, get_trainer, replace_config
+from ganzoo.registry import (
+    build_config,
+    get_model_entry,
+    get_trainer,
+    get_trainer_entry,
+    replace_config,
+)
 from ganzoo.trainers.base import TrainConfig, Trainer, TrainResult
 from ganzoo.trainers.run_folder import RESUMABLE_FIELDS, RunFolder, check_resume
 
 
 def build_train_config(
-    trainer_cls: type[Trainer], recipe: str | None = None, **overrides: Any
+    trainer: type[Trainer] | str, recipe: str | None = None, **overrides: Any
 ) -> TrainConfig:
-    """A trainer's config: a named recipe (or the defaults) with fields overridden.
+    """A training config: a named recipe (or the default one) with fields overridden.
+
+    Args:
+        trainer: an architecture name (its recipes and default recipe come from the
+            registry, e.g. ``"wgan-gp"``) or a trainer class (its ``recipes``, default
+            ``"report"``).
+        recipe: a recipe name (default: the architecture's default recipe).
+        **overrides: config fields to change.
 
     Raises:
         GanzooError: for an unknown recipe or field.
 
     """
-    if recipe is None:
-        base = trainer_cls.recipes.get("report") or trainer_cls.config_class()
-    elif recipe in trainer_cls.recipes:
-        base = trainer_cls.recipes[recipe]
+    if isinstance(trainer, str):
+        entry = get_trainer_entry(trainer)
+        trainer_cls, recipes, default = entry.cls, entry.recipes, entry.default_recipe
     else:
-        names = sorted(trainer_cls.recipes)
+        trainer_cls, recipes, default = trainer, trainer.recipes, "report"
+    if recipe is None:
+        base = recipes.get(default) or trainer_cls.config_class()
+    elif recipe in recipes:
+        base = recipes[recipe]
+    else:
+        names = sorted(recipes)
         raise GanzooError(
             f"{trainer_cls.__name__} has no recipe '{recipe}'{did_you_mean(recipe, names)}; "
             f"recipes: {', '.join(names) or 'none'}"
@@ -112,7 +130,7 @@ def train(
     else:
         config = build_config(architecture, preset, **(model_overrides or {}))
         train_config = build_train_config(
-            trainer_cls, recipe, **{**train_overrides, "out_dir": str(out_dir)}
+            architecture, recipe, **{**train_overrides, "out_dir": str(out_dir)}
         )
     dataset = dataset or getattr(config, "dataset", None)
     if not dataset:
@@ -160,7 +178,7 @@ def _resumed_configs(
     saved_run = RunFolder(found.parent).read_checkpoint(trainer_cls.config_class)
     saved_train = saved_run.config
     if recipe is not None:
-        train_config = build_train_config(trainer_cls, recipe, **train_overrides)
+        train_config = build_train_config(architecture, recipe, **train_overrides)
         # what may change on resume keeps its saved value unless asked for
         kept = {k: getattr(saved_train, k) for k in RESUMABLE_FIELDS if k not in train_overrides}
         train_config = dataclasses.replace(train_config, **kept)
