@@ -346,3 +346,19 @@ def test_eval_out_of_memory_says_to_lower_the_batch_size(tiny_checkpoint, tiny_n
         "out of memory with --batch-size 1000",
         "-b 500",
     )
+
+
+def test_eval_reads_a_users_npz_whole_and_in_the_models_shape(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "photos.npz"
+    np.savez(
+        path, x=rng.integers(0, 256, (12, 40, 40, 3), dtype=np.uint8), y=rng.integers(0, 10, 12)
+    )
+    result = invoke("eval", "sgan-mnist-100", "--dataset", path)  # 28x28 gray model
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1])["n"] == 12
+
+
+def test_eval_of_a_missing_npz_names_the_file(tmp_path):
+    result = invoke("eval", "sgan-mnist-100", "--dataset", tmp_path / "missing.npz")
+    assert_one_line_error(result, "missing.npz", "not found")

@@ -333,13 +333,19 @@ def _load_input(data: str, split: str, data_root: Path | None, model: Any) -> An
         raise GanzooError(
             "the data set is empty; give a name (mnist, cifar10...), npz:<file> or a folder"
         )
-    size = model.data_contract().get("image_size")
+    contract = model.data_contract()
     if Path(data).is_dir():
         data = f"folder:{data}"
     elif data.lower().endswith(".npz") and not data.startswith(("npz:", "folder:")):
         data = f"npz:{data}"  # a missing file then says so, instead of "unknown dataset"
-    if data.startswith("folder:"):
-        return load_dataset(data, "all", root=data_root, image_size=size)
+    if data.startswith(("folder:", "npz:")):  # a user's own images: one split, the model's shape
+        return load_dataset(
+            data,
+            "all",
+            root=data_root,
+            image_size=contract.get("image_size"),
+            channels=contract.get("channels"),
+        )
     return load_dataset(data, split, root=data_root)
 
 
