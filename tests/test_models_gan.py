@@ -63,9 +63,11 @@ def test_wgan_gp_critic_scores_each_sample_independently_in_training_mode():
     torch.testing.assert_close(alone, together)
 
 
-@pytest.mark.parametrize("size,channels", [(32, 1), (16, 3), (128, 3)])
-def test_image_size_and_channels_are_config_fields(size, channels):
-    model = create_model("dcgan", preset="small", image_size=size, channels=channels).eval()
+@pytest.mark.parametrize("size,channels,kernel", [(32, 1, 5), (16, 3, 3), (128, 3, 4), (64, 3, 4)])
+def test_image_size_channels_and_kernels_are_config_fields(size, channels, kernel):
+    model = create_model(
+        "dcgan", preset="small", image_size=size, channels=channels, kernel_size=kernel
+    ).eval()
     images = model.sample(2, seed=1)
     assert images.shape == (2, channels, size, size)
     assert model.score(images).shape == (2,)
@@ -94,8 +96,15 @@ def test_spectral_norm_option_parametrizes_every_d_weight():
 
 @pytest.mark.parametrize(
     "field,value",
-    [("image_size", 48), ("image_size", 8), ("kernel_size", 7), ("d_norm", "spectral"),
-     ("dropout", 1.0), ("g_width", 0), ("d_last_stride", 3)],
+    [
+        ("image_size", 48),
+        ("image_size", 8),
+        ("kernel_size", 7),
+        ("d_norm", "spectral"),
+        ("dropout", 1.0),
+        ("g_width", 0),
+        ("d_last_stride", 3),
+    ],
 )
 def test_bad_config_values_are_one_line_errors(field, value):
     with pytest.raises(GanzooError, match=field):

@@ -180,7 +180,12 @@ class DCGANDiscriminator(nn.Module):
         for i, stride in enumerate(strides):
             c_in, c_out = widths[i], widths[i + 1]
             size //= stride
-            layers.append(wrap(nn.Conv2d(c_in, c_out, config.kernel_size, stride, padding)))
+            pad = padding
+            if stride == 1 and config.kernel_size % 2 == 0:  # Keras "same": the extra row last
+                extra = config.kernel_size - 1 - padding
+                layers.append(nn.ZeroPad2d((padding, extra, padding, extra)))
+                pad = 0
+            layers.append(wrap(nn.Conv2d(c_in, c_out, config.kernel_size, stride, pad)))
             if i > 0 or config.d_norm_first:
                 layers += _norm(config.d_norm, c_out, size)
             layers.append(nn.LeakyReLU(config.leaky_slope, inplace=True))
