@@ -452,8 +452,8 @@ def train(
     143); ``--resume`` continues it.
     """
     from ganzoo.registry import get_trainer
-    from ganzoo.trainers.base import TrainingInterrupted
     from ganzoo.trainers.launch import train as run_training
+    from ganzoo.trainers.signals import TrainingInterrupted
 
     overrides = _parse_sets(sets or [])
     named = {

@@ -2,12 +2,19 @@
 
 :class:`Trainer` owns the loop and nothing model-specific: device, seeds, RNG
 generators, bf16 autocast, optimiser steps, step counting, the EMA, progress on
-stderr, data parallelism under ``torchrun``, stopping on SIGINT/SIGTERM, and the
-periodic jobs (:mod:`ganzoo.trainers.callbacks`: evaluation, sample grids,
-checkpoints, plots), all triggered the same way. What lives on disk and the
-rules for it (lock, marker, checkpoint, metrics log, resume checks) are
-:mod:`ganzoo.trainers.run_folder`'s; what a finished run leaves for users (Hub
-folder, model card, ``train_summary.json``) is :mod:`ganzoo.trainers.export`'s.
+stderr, data parallelism under ``torchrun``, and the periodic jobs
+(:mod:`ganzoo.trainers.callbacks`: evaluation, sample grids, checkpoints, plots),
+all triggered the same way. The rest lives beside it:
+
+- :mod:`ganzoo.trainers.config`: :class:`TrainConfig` and :class:`TrainResult`
+  (importable from here too);
+- :mod:`ganzoo.trainers.state`: the resumable state a checkpoint holds, saved and
+  restored bit-exactly;
+- :mod:`ganzoo.trainers.run_folder`: the folder on disk and its rules (lock,
+  marker, checkpoint files, metrics log, resume checks);
+- :mod:`ganzoo.trainers.export`: what a finished run leaves for users (Hub folder,
+  model card, ``train_summary.json``);
+- :mod:`ganzoo.trainers.signals`: stopping cleanly on SIGINT/SIGTERM.
 
 A subclass declares its optimisers in :meth:`Trainer.configure_optimizers` and
 does one update in :meth:`Trainer.train_step`.
@@ -16,13 +23,8 @@ does one update in :meth:`Trainer.train_step`.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import math
-import signal
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,138 +44,20 @@ from ganzoo.trainers.callbacks import (
     SampleGrid,
     TrainingPlots,
 )
+from ganzoo.trainers.config import TrainConfig, TrainResult, check_at_least, check_positive
 from ganzoo.trainers.ema import EMA
-from ganzoo.trainers.run_folder import RunFolder, check_resume, dataset_fingerprint
+from ganzoo.trainers.run_folder import RunFolder, dataset_fingerprint
+from ganzoo.trainers.signals import StopSignals, TrainingInterrupted
+from ganzoo.trainers.state import TrainingState
 
-
-@dataclass
-class TrainConfig:
-    """Options of the training loop that every trainer shares.
-
-    Attributes:
-        steps: optimisation steps in all (one step updates every network once).
-        batch_size: images per step.
-        lr: learning rate of every optimiser unless a trainer says otherwise.
-        beta1: Adam's first momentum coefficient.
-        beta2: Adam's second momentum coefficient.
-        seed: seeds weights, data order and noise.
-        device: ``"cuda"``, ``"mps"``, ``"cpu"`` or ``None`` for the best available.
-        precision: ``"fp32"`` or ``"bf16"`` (autocast).
-        channels_last: keep convolution weights in channels-last layout (faster convolutions
-            on CPU and CUDA; the numbers are the same).
-        ema_decay: keep an exponential moving average of the generator (e.g. 0.999).
-        lr_decay_start: fraction of ``steps`` after which every learning rate decays
-            linearly to zero at the last step (1.0: constant learning rates).
-        max_seconds: stop early, evaluate and export once training has run this many
-            seconds (``None``: no limit); the result reports the steps actually done.
-        log_every: steps between metric log lines (and NaN checks).
-        sample_every: steps between sample grids (0: never).
-        eval_every: steps between evaluations (0: only at the end).
-        checkpoint_every: steps between checkpoints (0: only at the end).
-        keep_best: an evaluation metric; the best model so far is exported to ``<out>/best``.
-        out_dir: the run's folder (``None``: keep nothing on disk).
-        quiet: no progress bar.
-
-    """
-
-    steps: int = 600
-    batch_size: int = 100
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    seed: int = 0
-    device: str | None = None
-    precision: str = "fp32"
-    channels_last: bool = True
-    ema_decay: float | None = None
-    lr_decay_start: float = 1.0
-    max_seconds: float | None = None
-    log_every: int = 50
-    sample_every: int = 200
-    eval_every: int = 0
-    checkpoint_every: int = 0
-    keep_best: str | None = None
-    out_dir: str | None = None
-    quiet: bool = False
-
-    def validate(self) -> None:
-        """Check the values a user can get wrong (NaN and infinities included).
-
-        Raises:
-            GanzooError: naming the field and its allowed values.
-
-        """
-        check_at_least(self, "steps", 1)
-        check_at_least(self, "batch_size", 1)
-        check_positive(self, "lr")
-        for name in ("beta1", "beta2"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:  # False for NaN
-                raise GanzooError(f"{name} must be in [0, 1), got {value}")
-        if self.precision not in ("fp32", "bf16"):
-            raise GanzooError(f"precision must be 'fp32' or 'bf16', got '{self.precision}'")
-        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
-            raise GanzooError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
-        if not 0.0 <= self.lr_decay_start <= 1.0:
-            raise GanzooError(f"lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
-        if self.max_seconds is not None:
-            check_positive(self, "max_seconds")
-        check_at_least(self, "log_every", 1)
-        for name in ("sample_every", "eval_every", "checkpoint_every"):
-            check_at_least(self, name, 0)
-
-
-def check_at_least(config: Any, name: str, low: float) -> None:
-    """Raise a one-line :class:`GanzooError` unless ``config.<name>`` is finite and ``>= low``."""
-    value = getattr(config, name)
-    if not (value >= low and math.isfinite(value)):  # written so that NaN fails too
-        bound = f"at least {low}" if low else ">= 0"
-        raise GanzooError(f"{name} must be {bound} (and finite), got {value}")
-
-
-def check_positive(config: Any, name: str) -> None:
-    """Raise a one-line :class:`GanzooError` unless ``config.<name>`` is finite and ``> 0``."""
-    value = getattr(config, name)
-    if not (value > 0 and math.isfinite(value)):  # `not (x > 0)` is True for NaN
-        raise GanzooError(f"{name} must be a positive finite number, got {value}")
-
-
-@dataclass
-class TrainResult:
-    """What :meth:`Trainer.fit` returns.
-
-    Attributes:
-        steps: the step reached.
-        seconds: wall time of this call to ``fit``.
-        metrics: the last logged training metrics.
-        evaluation: the last evaluation results.
-        out_dir: the run folder, if any.
-        summary: what ``<out>/train_summary.json`` holds (``ganzoo train`` prints it).
-
-    """
-
-    steps: int
-    seconds: float
-    metrics: dict[str, float]
-    evaluation: dict[str, float]
-    out_dir: Path | None
-    summary: dict[str, Any] = field(default_factory=dict)
-
-
-class TrainingInterrupted(GanzooError):
-    """SIGINT (Ctrl-C) or SIGTERM stopped training after a step; a checkpoint was saved.
-
-    Attributes:
-        signum: the signal received.
-        exit_code: the conventional exit status, ``128 + signum`` (130 for SIGINT,
-            143 for SIGTERM).
-
-    """
-
-    def __init__(self, message: str, signum: int) -> None:
-        super().__init__(message)
-        self.signum = signum
-        self.exit_code = 128 + signum
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "TrainingInterrupted",
+    "check_at_least",
+    "check_positive",
+]
 
 
 class Trainer:
@@ -240,11 +124,13 @@ class Trainer:
         )
         self.callbacks = self._default_callbacks() + list(callbacks)
         self.last_metrics: dict[str, float] = {}
-        self._fit_start = time.perf_counter()
+        #: ``time.perf_counter()`` when the last ``fit`` started (the model card's wall time).
+        self.fit_started = time.perf_counter()
         self.last_evaluation: dict[str, float] = {}
         self._sums: dict[str, torch.Tensor] = {}
         self._count = 0
-        self._stop_signal: int | None = None
+        #: SIGINT/SIGTERM received during ``fit`` (:mod:`ganzoo.trainers.signals`).
+        self.stop = StopSignals()
 
     # ----------------------------------------------------------------- for subclasses
     def setup(self) -> None:
@@ -466,148 +352,27 @@ class Trainer:
             self._emit("on_evaluate", step, results)
         return results
 
-    # ----------------------------------------------------------------- checkpoints
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume, except the model and EMA weights."""
-        state: dict[str, Any] = {
-            "step": self.step,
-            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
-            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
-            "generators": {k: g.get_state() for k, g in self.generators.items()},
-            "torch_rng": torch.get_rng_state(),
-            "ema_updates": self.ema.num_updates if self.ema is not None else 0,
-        }
-        if self.device.type == "cuda":
-            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
-        return state
-
+    # ----------------------------------------------------------------- run state
     def save_checkpoint(self) -> Path | None:
-        """Write ``<out>/checkpoint`` atomically (main process only)."""
-        if self.run is None or not self.is_main:
-            return None
-        self.run.path.mkdir(parents=True, exist_ok=True)
-        return self.run.save_checkpoint(
-            self.model,
-            ema_state=self.ema.state_dict() if self.ema is not None else None,
-            train_config=dataclasses.asdict(self.config),
-            data=self.data_fingerprint(),
-            state=self.state_dict(),
-        )
+        """Write ``<out>/checkpoint`` atomically (main process only); return it.
+
+        See :meth:`ganzoo.trainers.state.TrainingState.save`.
+        """
+        return TrainingState.save(self)
 
     def load_checkpoint(self, folder: str | Path | None = None) -> int:
-        """Restore model, EMA, optimisers, schedulers, step and RNG states; return the step.
+        """Resume from ``folder``'s (default ``out_dir``'s) checkpoint; return the step.
 
-        ``folder`` is a run folder (default: ``out_dir``); its ``checkpoint/`` is read.
-
-        The checkpoint must have been saved with this training config, model config
-        and data, except for the fields a resume may change
-        (:data:`ganzoo.trainers.run_folder.RESUMABLE_FIELDS`). A changed ``lr`` is
-        re-applied to every optimiser (and its schedule).
-
-        Raises:
-            GanzooError: if there is no checkpoint, or it does not fit this model,
-                config or data (one line naming every differing field).
-
+        See :meth:`ganzoo.trainers.state.TrainingState.restore`.
         """
-        from safetensors.torch import load_file
-
-        from ganzoo.hub import WEIGHTS_NAME, load_weights_strict
-        from ganzoo.trainers import checkpoint as ckpt
-
-        run = RunFolder(folder) if folder is not None else self.run
-        if run is None:
-            raise GanzooError("no checkpoint to resume from: the config has no out_dir")
-        saved = run.read_checkpoint(type(self.config))
-        state = saved.state
-        step = int(state["step"])
-        hub_config = getattr(self.model, "hub_config", None)
-        check_resume(
-            run.path,
-            step=step,
-            saved_config=dataclasses.asdict(saved.config),
-            config=dataclasses.asdict(self.config),
-            saved_model=saved.model,
-            model=hub_config().get("config") if callable(hub_config) else None,
-            saved_data=saved.data,
-            data=self.data_fingerprint(),
-        )
-        found = saved.folder
-        load_weights_strict(self.model, found / WEIGHTS_NAME, str(found))
-        if self.ema is not None and (found / ckpt.EMA_NAME).is_file():
-            self.ema.load_state_dict(load_file(str(found / ckpt.EMA_NAME), device=str(self.device)))
-        missing = sorted(set(self.optimizers) - set(state["optimizers"]))
-        if missing:
-            raise GanzooError(
-                f"checkpoint {found} has no state for optimiser(s) {', '.join(missing)}; "
-                "it was saved by another trainer setup: start a new run"
-            )
-        for name, optimizer in self.optimizers.items():
-            optimizer.load_state_dict(state["optimizers"][name])
-        for name, scheduler in self.schedulers.items():
-            if name in state["schedulers"]:
-                scheduler.load_state_dict(state["schedulers"][name])
-        for name, generator in self.generators.items():
-            if name in state["generators"]:
-                generator.set_state(state["generators"][name])
-        torch.set_rng_state(state["torch_rng"])
-        if "cuda_rng" in state and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
-        if self.ema is not None:
-            self.ema.num_updates = int(state.get("ema_updates", step))
-        if saved.config.lr != self.config.lr:
-            self._rescale_lr(self.config.lr / saved.config.lr)
-        self.step = step
-        return self.step
-
-    def _rescale_lr(self, ratio: float) -> None:
-        """Scale every optimiser's learning rate (and its schedule's base) by ``ratio``."""
-        for optimizer in self.optimizers.values():
-            for group in optimizer.param_groups:
-                group["lr"] *= ratio
-                if "initial_lr" in group:
-                    group["initial_lr"] *= ratio
-        for scheduler in self.schedulers.values():
-            scheduler.base_lrs = [lr * ratio for lr in scheduler.base_lrs]
-
-    # ----------------------------------------------------------------- export
-    def training_facts(self) -> dict[str, Any]:
-        """What the model card's Training section says about this run."""
-        return {
-            "steps": self.step,
-            "seed": self.config.seed,
-            "device": str(self.device),
-            "wall time of the last fit (s)": round(time.perf_counter() - self._fit_start, 1),
-        }
+        return TrainingState.restore(self, folder)
 
     def export(self, folder: str | Path, metrics: dict[str, Any] | None = None) -> Path:
         """Write the model (EMA weights where kept) as a Hub folder with a model card.
 
-        Each file is written atomically; the newest sample grid goes in as ``samples.png``.
+        See :func:`ganzoo.trainers.export.export_trainer`.
         """
-        grid = self.run.newest_sample_grid(self.step) if self.run is not None else None
-        with self.ema_weights():
-            return export.export_model(
-                self.model,
-                folder,
-                metrics=metrics,
-                command=self.command,
-                training=self.training_facts(),
-                sample_grid=grid,
-            )
-
-    def summary(self, result: TrainResult) -> dict[str, Any]:
-        """The run's summary, as ``train_summary.json`` holds it."""
-        return {
-            "command": self.command,
-            "out": str(result.out_dir) if result.out_dir is not None else None,
-            "pictures": export.run_pictures(result.out_dir) if result.out_dir else [],
-            "steps": result.steps,
-            "seconds": round(result.seconds, 2),
-            "device": export.device_name(self.device),
-            "torch": torch.__version__,
-            **{f"train/{k}": v for k, v in result.metrics.items()},
-            **result.evaluation,
-        }
+        return export.export_trainer(self, folder, metrics)
 
     # ----------------------------------------------------------------- the loop
     def _progress(self):  # noqa: ANN202 - rich types are imported lazily
@@ -630,56 +395,17 @@ class Trainer:
         return limit is not None and time.perf_counter() - start >= limit
 
     @contextlib.contextmanager
-    def _stop_on_signals(self) -> Iterator[None]:
-        """While training, SIGINT and SIGTERM ask the loop to stop after the current step.
-
-        A second signal interrupts at once (the checkpoint on disk stays consistent:
-        it is swapped in atomically). The previous handlers come back afterwards.
-        """
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handler(signum: int, frame: Any) -> None:
-            if self._stop_signal is not None:
-                raise KeyboardInterrupt
-            self._stop_signal = signum
-
-        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-        self._stop_signal = None
-        for s in previous:
-            signal.signal(s, handler)
-        try:
-            yield
-        finally:
-            for s, old in previous.items():
-                signal.signal(s, old)
-
-    @contextlib.contextmanager
     def _open_run(self, resume: bool, overwrite: bool) -> Iterator[None]:
-        """Own the run folder for the duration of ``fit``: checked, locked, marked."""
+        """Hold the run folder (main process) for the duration of ``fit``."""
         if self.run is None or not self.is_main:
             yield
             return
-        self.run.open(overwrite=overwrite)
-        try:
-            if not resume and self.step == 0 and self.run.find_checkpoint() is not None:
-                raise GanzooError(
-                    f"{self.config.out_dir} already holds a run; fit(resume=True) continues it, "
-                    "or choose another out_dir"
-                )
+        with self.run.held(overwrite=overwrite, fresh=not resume and self.step == 0):
             yield
-        finally:
-            self.run.unlock()
 
     def _interrupt(self) -> None:
-        signum = self._stop_signal
-        assert signum is not None
         self._log_training()
-        where = self.save_checkpoint()
-        name = signal.Signals(signum).name
-        saved = f"checkpoint saved in {where}; resume to continue" if where else "nothing saved"
-        raise TrainingInterrupted(f"stopped by {name} at step {self.step}; {saved}", signum)
+        raise self.stop.interrupted(self.step, self.save_checkpoint())
 
     def fit(self, resume: bool = False, overwrite: bool = False) -> TrainResult:
         """Train to ``config.steps``; with ``resume`` continue from ``<out>/checkpoint``.
@@ -711,18 +437,13 @@ class Trainer:
                 self.load_checkpoint()
             if self.run is not None and self.is_main:
                 self.run.cut_log(self.step)
-            with self._stop_on_signals():
+            with self.stop.catching():
                 result = self._loop()
-            if self.run is not None and self.is_main:
-                self.export(self.run.path, metrics=self.last_evaluation)
-                result.summary = self.summary(result)
-                export.write_summary(self.run.path, result.summary)
-            else:
-                result.summary = self.summary(result)
+            export.finish_run(self, result)
         return result
 
     def _loop(self) -> TrainResult:
-        start = self._fit_start = time.perf_counter()
+        start = self.fit_started = time.perf_counter()
         cfg = self.config
         self.model.train()
         self._emit("on_fit_start")
@@ -741,7 +462,7 @@ class Trainer:
                 self._accumulate(metrics)
                 if self.step % cfg.log_every == 0:
                     self._log_training(progress, task)
-                if self._stop_signal is not None:
+                if self.stop.signum is not None:
                     self._interrupt()
                 self._run_jobs(self.step)
                 self._emit("on_step_end", self.step)

@@ -11,13 +11,63 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ganzoo.trainers.config import TrainResult
+
 SUMMARY_NAME = "train_summary.json"
+
+#: What is exported: a :class:`ganzoo.trainers.base.Trainer`.
+TrainerLike = Any
+
+
+def training_facts(trainer: TrainerLike) -> dict[str, Any]:
+    """What the model card's Training section says about ``trainer``'s run."""
+    return {
+        "steps": trainer.step,
+        "seed": trainer.config.seed,
+        "device": str(trainer.device),
+        "wall time of the last fit (s)": round(time.perf_counter() - trainer.fit_started, 1),
+    }
+
+
+def export_trainer(
+    trainer: TrainerLike, folder: str | Path, metrics: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``trainer``'s model (EMA weights where kept) as a Hub folder with a model card.
+
+    Each file is written atomically; the run's newest sample grid goes in as ``samples.png``.
+    """
+    grid = trainer.run.newest_sample_grid(trainer.step) if trainer.run is not None else None
+    with trainer.ema_weights():
+        return export_model(
+            trainer.model,
+            folder,
+            metrics=metrics,
+            command=trainer.command,
+            training=training_facts(trainer),
+            sample_grid=grid,
+        )
+
+
+def summary(trainer: TrainerLike, result: TrainResult) -> dict[str, Any]:
+    """The run's summary, as ``train_summary.json`` holds it (``ganzoo train`` prints it)."""
+    return {
+        "command": trainer.command,
+        "out": str(result.out_dir) if result.out_dir is not None else None,
+        "pictures": run_pictures(result.out_dir) if result.out_dir else [],
+        "steps": result.steps,
+        "seconds": round(result.seconds, 2),
+        "device": device_name(trainer.device),
+        "torch": torch.__version__,
+        **{f"train/{k}": v for k, v in result.metrics.items()},
+        **result.evaluation,
+    }
 
 
 def device_name(device: torch.device) -> str:
@@ -67,3 +117,18 @@ def write_summary(folder: str | Path, summary: Mapping[str, Any]) -> Path:
     tmp.write_text(json.dumps(dict(summary), indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def finish_run(trainer: TrainerLike, result: TrainResult) -> None:
+    """Fill ``result.summary``, and write the run folder's model and ``train_summary.json``.
+
+    Files are written only by the main process of a run with a folder; the model goes
+    through ``trainer.export`` with the last evaluation as its metrics.
+    """
+    run = trainer.run
+    if run is not None and trainer.is_main:
+        trainer.export(run.path, metrics=trainer.last_evaluation)
+        result.summary = summary(trainer, result)
+        write_summary(run.path, result.summary)
+    else:
+        result.summary = summary(trainer, result)

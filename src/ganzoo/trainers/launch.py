@@ -21,7 +21,8 @@ from ganzoo.registry import (
     get_trainer_entry,
     replace_config,
 )
-from ganzoo.trainers.base import TrainConfig, Trainer, TrainResult
+from ganzoo.trainers.base import Trainer
+from ganzoo.trainers.config import TrainConfig, TrainResult
 from ganzoo.trainers.run_folder import RESUMABLE_FIELDS, RunFolder, check_resume
 
 
@@ -103,7 +104,7 @@ def train(
         **train_overrides: trainer config fields (``steps``, ``lr``, ``labels``...).
 
     Returns:
-        The trainer and its :class:`~ganzoo.trainers.base.TrainResult`.
+        The trainer and its :class:`~ganzoo.trainers.config.TrainResult`.
 
     Raises:
         GanzooError: one line, for bad options, a folder that is not ours or is in use,

@@ -27,7 +27,7 @@ import os
 import socket
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -317,6 +317,30 @@ class RunFolder:
             )
             os.replace(tmp, marker)
         ckpt.remove_stale_temporaries(self.checkpoint_dir)
+
+    @contextlib.contextmanager
+    def held(self, *, overwrite: bool = False, fresh: bool = False) -> Iterator[None]:
+        """Own the folder while inside: checked, locked and marked, unlocked afterwards.
+
+        Args:
+            overwrite: write into a folder that is not empty and is not a run.
+            fresh: a new run is starting here (not a resume, no step taken yet), so a
+                checkpoint already in the folder is refused rather than overwritten.
+
+        Raises:
+            GanzooError: as :meth:`open` does, or for a ``fresh`` start over a saved run.
+
+        """
+        self.open(overwrite=overwrite)
+        try:
+            if fresh and self.find_checkpoint() is not None:
+                raise GanzooError(
+                    f"{self.path} already holds a run; fit(resume=True) continues it, "
+                    "or choose another out_dir"
+                )
+            yield
+        finally:
+            self.unlock()
 
     # -------------------------------------------------------------- metrics
     def log(self, record: Mapping[str, Any]) -> None:

@@ -11,7 +11,8 @@ from ganzoo.data import labeled_subset
 from ganzoo.errors import GanzooError
 from ganzoo.metrics import confusion_matrix
 from ganzoo.nn.augment import random_translate
-from ganzoo.trainers.base import TrainConfig, Trainer, check_at_least
+from ganzoo.trainers.base import Trainer
+from ganzoo.trainers.config import TrainConfig, check_at_least
 from ganzoo.trainers.run_folder import tensor_digest
 
 

@@ -17,7 +17,7 @@ from ganzoo.nn.augment import (
 )
 from ganzoo.nn.init import data_dependent_init_
 from ganzoo.registry import register_trainer
-from ganzoo.trainers.base import check_at_least, check_positive
+from ganzoo.trainers.config import check_at_least, check_positive
 from ganzoo.trainers.semi import SemiSupervisedConfig, SemiSupervisedTrainer
 
 

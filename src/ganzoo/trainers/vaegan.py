@@ -9,7 +9,7 @@ import torch
 from ganzoo import losses
 from ganzoo.errors import GanzooError
 from ganzoo.registry import register_trainer
-from ganzoo.trainers.base import check_at_least
+from ganzoo.trainers.config import check_at_least
 from ganzoo.trainers.semi import SemiSupervisedConfig, SemiSupervisedTrainer
 
 

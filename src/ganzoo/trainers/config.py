@@ -1,0 +1,130 @@
+"""The options every trainer shares, what a run returns, and the checks configs use.
+
+:class:`TrainConfig` is the loop's configuration (each architecture's trainer extends
+it); :class:`TrainResult` is what :meth:`ganzoo.trainers.base.Trainer.fit` returns;
+:func:`check_at_least` and :func:`check_positive` are the one-line checks every config's
+``validate`` uses. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ganzoo.errors import GanzooError
+
+
+@dataclass
+class TrainConfig:
+    """Options of the training loop that every trainer shares.
+
+    Attributes:
+        steps: optimisation steps in all (one step updates every network once).
+        batch_size: images per step.
+        lr: learning rate of every optimiser unless a trainer says otherwise.
+        beta1: Adam's first momentum coefficient.
+        beta2: Adam's second momentum coefficient.
+        seed: seeds weights, data order and noise.
+        device: ``"cuda"``, ``"mps"``, ``"cpu"`` or ``None`` for the best available.
+        precision: ``"fp32"`` or ``"bf16"`` (autocast).
+        channels_last: keep convolution weights in channels-last layout (faster convolutions
+            on CPU and CUDA; the numbers are the same).
+        ema_decay: keep an exponential moving average of the generator (e.g. 0.999).
+        lr_decay_start: fraction of ``steps`` after which every learning rate decays
+            linearly to zero at the last step (1.0: constant learning rates).
+        max_seconds: stop early, evaluate and export once training has run this many
+            seconds (``None``: no limit); the result reports the steps actually done.
+        log_every: steps between metric log lines (and NaN checks).
+        sample_every: steps between sample grids (0: never).
+        eval_every: steps between evaluations (0: only at the end).
+        checkpoint_every: steps between checkpoints (0: only at the end).
+        keep_best: an evaluation metric; the best model so far is exported to ``<out>/best``.
+        out_dir: the run's folder (``None``: keep nothing on disk).
+        quiet: no progress bar.
+
+    """
+
+    steps: int = 600
+    batch_size: int = 100
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    seed: int = 0
+    device: str | None = None
+    precision: str = "fp32"
+    channels_last: bool = True
+    ema_decay: float | None = None
+    lr_decay_start: float = 1.0
+    max_seconds: float | None = None
+    log_every: int = 50
+    sample_every: int = 200
+    eval_every: int = 0
+    checkpoint_every: int = 0
+    keep_best: str | None = None
+    out_dir: str | None = None
+    quiet: bool = False
+
+    def validate(self) -> None:
+        """Check the values a user can get wrong (NaN and infinities included).
+
+        Raises:
+            GanzooError: naming the field and its allowed values.
+
+        """
+        check_at_least(self, "steps", 1)
+        check_at_least(self, "batch_size", 1)
+        check_positive(self, "lr")
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:  # False for NaN
+                raise GanzooError(f"{name} must be in [0, 1), got {value}")
+        if self.precision not in ("fp32", "bf16"):
+            raise GanzooError(f"precision must be 'fp32' or 'bf16', got '{self.precision}'")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise GanzooError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+        if not 0.0 <= self.lr_decay_start <= 1.0:
+            raise GanzooError(f"lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
+        if self.max_seconds is not None:
+            check_positive(self, "max_seconds")
+        check_at_least(self, "log_every", 1)
+        for name in ("sample_every", "eval_every", "checkpoint_every"):
+            check_at_least(self, name, 0)
+
+
+def check_at_least(config: Any, name: str, low: float) -> None:
+    """Raise a one-line :class:`GanzooError` unless ``config.<name>`` is finite and ``>= low``."""
+    value = getattr(config, name)
+    if not (value >= low and math.isfinite(value)):  # written so that NaN fails too
+        bound = f"at least {low}" if low else ">= 0"
+        raise GanzooError(f"{name} must be {bound} (and finite), got {value}")
+
+
+def check_positive(config: Any, name: str) -> None:
+    """Raise a one-line :class:`GanzooError` unless ``config.<name>`` is finite and ``> 0``."""
+    value = getattr(config, name)
+    if not (value > 0 and math.isfinite(value)):  # `not (x > 0)` is True for NaN
+        raise GanzooError(f"{name} must be a positive finite number, got {value}")
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`ganzoo.trainers.base.Trainer.fit` returns.
+
+    Attributes:
+        steps: the step reached.
+        seconds: wall time of this call to ``fit``.
+        metrics: the last logged training metrics.
+        evaluation: the last evaluation results.
+        out_dir: the run folder, if any.
+        summary: what ``<out>/train_summary.json`` holds (``ganzoo train`` prints it).
+
+    """
+
+    steps: int
+    seconds: float
+    metrics: dict[str, float]
+    evaluation: dict[str, float]
+    out_dir: Path | None
+    summary: dict[str, Any] = field(default_factory=dict)
