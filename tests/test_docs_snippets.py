@@ -296,7 +296,7 @@ def _first_column(table: str) -> list[str]:
 
 #: Config classes whose options must only ever appear in docs as generated tables.
 CONFIG_CLASSES = [
-    "ganzoo.trainers.base.TrainConfig",
+    "ganzoo.trainers.config.TrainConfig",
     "ganzoo.trainers.sgan.SGANTrainConfig",
     "ganzoo.trainers.classifier.ClassifierTrainConfig",
     "ganzoo.trainers.vaegan.VAEGANTrainConfig",
@@ -317,9 +317,9 @@ def test_config_table_lists_every_field_with_a_description(page, path):
 
 
 def test_training_page_tables_trainconfig_from_the_code():
-    assert ("docs/training.md", "ganzoo.trainers.base.TrainConfig") in _markers()
+    assert ("docs/training.md", "ganzoo.trainers.config.TrainConfig") in _markers()
     hook = _config_tables_hook()
-    names = _first_column(hook.render_table(hook.import_class("ganzoo.trainers.base.TrainConfig")))
+    names = _first_column(hook.render_table(hook.import_class("ganzoo.trainers.config.TrainConfig")))
     assert {"`channels_last`", "`lr_decay_start`", "`max_seconds`"} <= set(names)
 
 
