@@ -227,7 +227,7 @@ def _digits(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_data_root(root: Path) -> Path:
-    """Tiny MNIST, Fashion-MNIST (IDX files) and CIFAR-10 (npz) under ``root``."""
+    """Tiny MNIST, Fashion-MNIST (IDX files), CIFAR-10 and the art set (npz) under ``root``."""
     for folder, seed in (("MNIST", 0), ("FashionMNIST", 1)):
         raw = root / folder / "raw"
         raw.mkdir(parents=True, exist_ok=True)
@@ -242,6 +242,9 @@ def make_data_root(root: Path) -> Path:
     for split, n in (("train", 40), ("test", 20)):
         x = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
         np.savez(cifar / f"{split}.npz", x=x, y=np.arange(n, dtype=np.int64) % 10)
+    art = root / "abstract-art"
+    art.mkdir(parents=True, exist_ok=True)
+    np.savez(art / "images64.npz", x=rng.integers(0, 256, (24, 64, 64, 3), dtype=np.uint8))
     return root
 
 
