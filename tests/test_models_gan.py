@@ -117,3 +117,16 @@ def test_presets_differ_where_the_papers_do():
     assert (paper.kernel_size, paper.d_norm_first, paper.d_last_stride) == (4, False, 2)
     assert create_model("wgan-gp", preset="paper").config.d_norm == "layer"
     assert create_model("wgan").config.d_norm == "batch"  # the report kept BN in WGAN's critic
+
+
+def test_docs_preset_counts_are_measured_from_the_networks():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "hooks" / "preset_counts.py"
+    spec = importlib.util.spec_from_file_location("preset_counts", path)
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page = hook.on_page_markdown("<!-- preset-counts: dcgan wgan-gp -->")
+    assert "| `dcgan` | `report` | 18,920,320 | 4,343,169 |" in page
+    assert page.count("\n| `wgan-gp` |") == 3
