@@ -224,13 +224,6 @@ class ZooModel(
         """Draw ``n`` images in :attr:`value_range`, shape ``(n, C, H, W)``."""
         raise self._unsupported("sample")
 
-    def _generate_from_prior(
-        self, n: int, seed: int | None, device: str | torch.device | None
-    ) -> torch.Tensor:
-        """``self.generator(z)`` for ``z ~ N(0, I)`` of size ``config.latent_dim``."""
-        device = torch.device(device) if device is not None else self.device
-        return self.generator(latent_noise(n, self.config.latent_dim, seed, device))
-
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits ``(n, num_classes)`` for images ``x`` in :attr:`value_range`."""
         raise self._unsupported("classify")

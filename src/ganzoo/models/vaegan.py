@@ -14,7 +14,7 @@ from torch import nn
 
 from ganzoo.config import check_range
 from ganzoo.errors import GanzooError
-from ganzoo.models.base import ZooModel
+from ganzoo.models.base import ZooModel, latent_noise
 from ganzoo.models.sgan import MAX_WIDTH, SGANConfig, SGANDiscriminator
 from ganzoo.nn.init import keras_init_
 from ganzoo.registry import register_model
@@ -168,7 +168,8 @@ class VAEGAN(ZooModel):
         self, n: int, seed: int | None = None, device: str | torch.device | None = None
     ) -> torch.Tensor:
         """Decode ``n`` codes drawn from the prior N(0, I)."""
-        return self._generate_from_prior(n, seed, device)
+        device = torch.device(device) if device is not None else self.device
+        return self.decode(latent_noise(n, self.config.latent_dim, seed, device))
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits from the discriminator's classifier head."""
