@@ -1,4 +1,8 @@
-"""Measuring models: accuracy and confusions, reconstruction error, a generic evaluator."""
+"""Measuring models: accuracy and confusions, reconstruction error, a generic evaluator.
+
+The generative metrics (FID, KID, the data set's own floor) live in :mod:`ganzoo.fid`;
+:func:`generative_metrics` and :func:`fid_floor` are re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,20 @@ import torch
 
 from ganzoo.data import ImageDataset, iterate_batches
 from ganzoo.errors import GanzooError
+from ganzoo.fid import fid_floor, generative_metrics
 
 if TYPE_CHECKING:
     from ganzoo.models.base import ZooModel
+
+__all__ = [
+    "accuracy",
+    "confusion_matrix",
+    "confusion_summary",
+    "evaluate_model",
+    "fid_floor",
+    "generative_metrics",
+    "reconstruction_error",
+]
 
 
 @torch.no_grad()
@@ -134,8 +149,9 @@ def evaluate_model(model: ZooModel, data: ImageDataset, batch_size: int = 1000) 
     if model.can("reconstruct"):
         results.update(reconstruction_error(model, data, batch_size))
     if not results:
+        hint = "; for a generator ask for FID/KID (--metric fid,kid)" if model.can("sample") else ""
         raise GanzooError(
             f"nothing to evaluate: '{model.architecture}' cannot classify or reconstruct "
-            f"(or '{data.name}' has no labels)"
+            f"(or '{data.name}' has no labels){hint}"
         )
     return results

@@ -1,0 +1,553 @@
+"""Generative metrics: FID and KID of a generator against a real image set.
+
+The distances are computed by torchmetrics (``FrechetInceptionDistance`` and
+``KernelInceptionDistance``, in float64); the features come from a network of
+the table in :mod:`ganzoo.features` (``inception-tf`` by default). ganzoo embeds
+the images itself, so the real set's features can be cached on disk and
+reused: torchmetrics is handed the features through a pass-through module.
+
+Protocol, stated next to every number (:func:`generative_metrics` returns it):
+the real set (name, split, how many images, a hash of them), the number of
+generated images and their seed, the feature network. Generated images are
+quantised to uint8 exactly like a saved PNG before they are embedded, as the
+real images are uint8 already. FID is biased upwards for small sets, so two
+numbers compare only at the same sample counts; :func:`fid_floor` gives the
+data set's own floor (one random half against the other).
+
+FID (Heusel et al. 2017, https://arxiv.org/abs/1706.08500): the Fréchet
+distance ``|mu_r - mu_g|^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2))`` between
+Gaussians fitted to the two sets of features. KID (Bińkowski et al. 2018,
+https://arxiv.org/abs/1801.01401): the unbiased squared MMD with the kernel
+``k(x, y) = (x . y / d + 1)^3``, averaged over random subsets.
+
+The torchmetrics package is an optional extra: ``pip install 'ganzoo[metrics]'``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import warnings
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganzoo.errors import GanzooError, did_you_mean
+from ganzoo.features import get_feature, load_feature
+
+if TYPE_CHECKING:
+    from ganzoo.data import ImageDataset
+    from ganzoo.models.base import ZooModel
+
+#: The metrics :func:`generative_metrics` knows.
+METRICS: tuple[str, ...] = ("fid", "kid")
+#: The pip command that installs what FID and KID need.
+METRICS_INSTALL = "pip install 'ganzoo[metrics]'"
+#: Images drawn per call to ``model.sample``; batch ``i`` uses seed ``seed + i``.
+SAMPLE_BATCH = 500
+_CACHE_FORMAT = 1
+
+
+def _torchmetrics() -> tuple[type, type]:
+    """The torchmetrics FID and KID classes, or one line naming the install command."""
+    try:
+        from torchmetrics.image.fid import FrechetInceptionDistance
+        from torchmetrics.image.kid import KernelInceptionDistance
+    except ImportError:
+        raise GanzooError(f"FID and KID need torchmetrics: {METRICS_INSTALL}") from None
+    return FrechetInceptionDistance, KernelInceptionDistance
+
+
+def parse_metrics(names: str | Iterable[str]) -> list[str]:
+    """Metric names from a comma list or several of them, lower-cased, without repeats.
+
+    Raises:
+        GanzooError: for an unknown or empty name, with a did-you-mean.
+
+    """
+    parts = [names] if isinstance(names, str) else list(names)
+    chosen: list[str] = []
+    for part in parts:
+        for name in str(part).split(","):
+            name = name.strip().lower()
+            if name not in METRICS:
+                raise GanzooError(
+                    f"unknown metric '{name}'{did_you_mean(name, METRICS)} "
+                    f"(known: {', '.join(METRICS)})"
+                )
+            if name not in chosen:
+                chosen.append(name)
+    if not chosen:
+        raise GanzooError(f"no metric given; choose from {', '.join(METRICS)}")
+    return chosen
+
+
+class _GivenFeatures(nn.Module):
+    """A torchmetrics "feature network" that returns its input: features computed by ganzoo.
+
+    It returns float64, so torchmetrics' statistics and result stay in float64.
+    """
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features.to(torch.float64)
+
+
+def _check_pair(real: torch.Tensor, fake: torch.Tensor, least: int) -> None:
+    if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
+        raise GanzooError(
+            f"features must be two (N, d) matrices of the same d, got {tuple(real.shape)} "
+            f"and {tuple(fake.shape)}"
+        )
+    if min(len(real), len(fake)) < least:
+        raise GanzooError(
+            f"need at least {least} images in each set, got {len(real)} real and "
+            f"{len(fake)} generated; raise -n"
+        )
+
+
+def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """FID between two feature matrices ``(N, d)``, by torchmetrics, in float64.
+
+    Raises:
+        GanzooError: if a set has fewer than 2 rows, or torchmetrics is missing.
+
+    """
+    fid_class, _ = _torchmetrics()
+    _check_pair(real, fake, 2)
+    metric = fid_class(feature=_GivenFeatures(real.shape[1]))
+    metric.update(real.cpu(), real=True)
+    metric.update(fake.cpu(), real=False)
+    return float(metric.compute())
+
+
+def kernel_distance(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    subsets: int = 100,
+    subset_size: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float, int]:
+    """KID between two feature matrices ``(N, d)``, by torchmetrics, in float64.
+
+    Args:
+        real: features of the real images.
+        fake: features of the generated images.
+        subsets: how many random subsets to average over.
+        subset_size: images per subset; capped at the smaller set's size.
+        seed: seeds the choice of subsets (the global RNG is left as it was).
+
+    Returns:
+        ``(mean, std, subset_size)``: the mean and standard deviation over subsets,
+        and the subset size used.
+
+    Raises:
+        GanzooError: if a set has fewer than 2 rows, or torchmetrics is missing.
+
+    """
+    _, kid_class = _torchmetrics()
+    _check_pair(real, fake, 2)
+    size = min(subset_size, len(real), len(fake))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "will save all extracted features"
+        metric = kid_class(feature=_GivenFeatures(real.shape[1]), subsets=subsets, subset_size=size)
+    metric.update(real.cpu(), real=True)
+    metric.update(fake.cpu(), real=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        mean, std = metric.compute()
+    return float(mean), float(std), size
+
+
+# ------------------------------------------------------------------------------- embedding
+def _as_rgb(images: torch.Tensor) -> torch.Tensor:
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise GanzooError(
+            f"images must be (N, 1 or 3, H, W) for FID/KID, got {tuple(images.shape)}"
+        )
+    return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+
+
+@torch.inference_mode()
+def embed(
+    batches: Iterable[torch.Tensor],
+    network: nn.Module,
+    dims: int,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """Features ``(N, dims)`` (float32, CPU) of uint8 image batches ``(n, C, H, W)``.
+
+    Grayscale images are repeated to three channels.
+
+    Raises:
+        GanzooError: if the network's output is not ``(n, dims)`` or not finite.
+
+    """
+    out = []
+    for batch in batches:
+        features = network(_as_rgb(batch).to(device))
+        if features.dim() != 2 or features.shape != (len(batch), dims):
+            raise GanzooError(
+                f"the feature network returned {tuple(features.shape)} for {len(batch)} "
+                f"images; it must return (N, {dims})"
+            )
+        out.append(features.float().cpu())
+    features = torch.cat(out) if out else torch.zeros(0, dims)
+    if not torch.isfinite(features).all():
+        raise GanzooError("the feature network returned NaN or inf; check its weights")
+    return features
+
+
+def _chunks(images: torch.Tensor, size: int) -> Iterable[torch.Tensor]:
+    for start in range(0, len(images), size):
+        yield images[start : start + size]
+
+
+# ------------------------------------------------------------------------------- real set + cache
+def default_cache_dir() -> Path:
+    """``$GANZOO_CACHE/fid`` if that variable is set, else ``~/.cache/ganzoo/fid``."""
+    root = os.environ.get("GANZOO_CACHE")
+    return (Path(root).expanduser() if root else Path.home() / ".cache" / "ganzoo") / "fid"
+
+
+def images_digest(images: torch.Tensor) -> str:
+    """SHA-256 of a uint8 image tensor's shape and bytes (a changed set gets a new cache)."""
+    digest = hashlib.sha256(f"{tuple(images.shape)}|{images.dtype}".encode())
+    digest.update(images.contiguous().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def select_real(data: ImageDataset, n: int | None = None, seed: int = 0) -> torch.Tensor:
+    """The real images to compare with: all of ``data``, or ``n`` of them chosen with ``seed``.
+
+    Raises:
+        GanzooError: if ``n`` is below 2 or above the set's size.
+
+    """
+    total = len(data)
+    if n is None or n == total:
+        return data.images
+    if not 2 <= n <= total:
+        raise GanzooError(f"the real set '{data.name}' has {total} images; choose 2..{total}")
+    order = torch.randperm(total, generator=torch.Generator().manual_seed(seed))
+    return data.images[order[:n].sort().values]
+
+
+def _cache_path(folder: Path, dataset: str, feature: str, n: int, digest: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset).strip("._")[-60:] or "data"
+    return folder / f"{safe}-{feature}-{n}-{digest[:16]}.npz"
+
+
+def _read_cache(
+    path: Path, digest: str, feature: str, shape: tuple[int, int]
+) -> torch.Tensor | None:
+    """The cached features, or ``None`` when the file is missing, damaged or for other images."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            if (
+                int(saved["format"]) != _CACHE_FORMAT
+                or str(saved["sha256"]) != digest
+                or str(saved["feature"]) != feature
+            ):
+                return None
+            features = saved["features"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if features.shape != shape or features.dtype != np.float32 or not np.isfinite(features).all():
+        return None
+    return torch.from_numpy(features)
+
+
+def _write_cache(
+    path: Path, features: torch.Tensor, digest: str, feature: str, dataset: str
+) -> None:
+    from ganzoo.sampling import atomic_file
+
+    with atomic_file(path, overwrite=True) as handle:
+        np.savez(
+            handle,
+            features=features.numpy(),
+            sha256=np.str_(digest),
+            feature=np.str_(feature),
+            dataset=np.str_(dataset),
+            format=np.int64(_CACHE_FORMAT),
+        )
+
+
+def real_features(
+    data: ImageDataset,
+    feature: str = "inception-tf",
+    *,
+    n: int | None = None,
+    seed: int = 0,
+    cache_dir: str | os.PathLike[str] | None = None,
+    use_cache: bool = True,
+    device: str | torch.device | None = None,
+    network: nn.Module | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The features of the real images, from the cache when it holds them.
+
+    The cache file is ``<cache_dir>/<dataset>-<feature>-<n>-<hash>.npz``; the hash
+    is of the images themselves, so a changed data set never reuses a stale file.
+    It is written atomically and read with ``allow_pickle=False``; a damaged or
+    mismatched file is recomputed and replaced.
+
+    Args:
+        data: the real set (uint8 images).
+        feature: a name from :func:`ganzoo.features.list_features`.
+        n: how many real images (default all), chosen with ``seed``.
+        seed: the seed of that choice.
+        cache_dir: where the cache lives (default :func:`default_cache_dir`).
+        use_cache: read and write the cache.
+        device: where the feature network runs (default CPU).
+        network: an already built feature network (default :func:`load_feature`).
+        log: called with a line before a slow step.
+
+    Returns:
+        ``(features, info)``: float32 ``(n, d)`` on the CPU, and ``{"dataset", "n",
+        "of", "sha256", "cache"}`` where ``cache`` is the file's path or ``None``.
+
+    """
+    spec = get_feature(feature)
+    images = select_real(data, n, seed)
+    digest = images_digest(images)
+    info: dict[str, Any] = {
+        "dataset": data.name,
+        "n": len(images),
+        "of": len(data),
+        "sha256": digest[:16],
+        "cache": None,
+    }
+    path = None
+    if use_cache:
+        folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+        path = _cache_path(folder, data.name, feature, len(images), digest)
+        info["cache"] = str(path)
+        cached = _read_cache(path, digest, feature, (len(images), spec.dims))
+        if cached is not None:
+            return cached, info
+    if log is not None:
+        log(f"embedding {len(images)} real images of {data.name} with {feature}")
+    if network is None:
+        network = load_feature(feature, device)
+    features = embed(_chunks(images, spec.batch_size), network, spec.dims, device or "cpu")
+    if path is not None:
+        _write_cache(path, features, digest, feature, data.name)
+    return features, info
+
+
+# ------------------------------------------------------------------------------- generator
+def generated_images(model: ZooModel, n: int, seed: int = 0) -> Iterable[torch.Tensor]:
+    """``n`` images drawn from ``model`` as uint8 batches, quantised like a saved PNG.
+
+    Batch ``i`` (of :data:`SAMPLE_BATCH` images) uses seed ``seed + i``, so the images
+    depend on ``n`` and ``seed`` only.
+    """
+    from ganzoo.sampling import sample_batches, to_uint8
+
+    for batch in sample_batches(model, n, SAMPLE_BATCH, seed=seed):
+        yield to_uint8(batch, model.value_range)
+
+
+def _checked_like(batches: Iterable[torch.Tensor], real: torch.Tensor, name: str):  # noqa: ANN202
+    """Pass the batches on, refusing the first whose image shape is not the real set's."""
+    for batch in batches:
+        if batch.shape[1:] != real.shape[1:]:
+            raise GanzooError(
+                f"the model draws {tuple(batch.shape[1:])} images but '{name}' holds "
+                f"{tuple(real.shape[1:])}; load the real set in the model's shape "
+                "(load_dataset(..., image_size=, channels=))"
+            )
+        yield batch
+
+
+def _check_count(n: int, what: str) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise GanzooError(f"{what} must be at least 2, got {n}")
+
+
+def generative_metrics(
+    model: ZooModel,
+    real_data: ImageDataset,
+    n: int = 5000,
+    *,
+    metrics: str | Sequence[str] = ("fid", "kid"),
+    feature: str = "inception-tf",
+    seed: int = 0,
+    real_n: int | None = None,
+    split: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    use_cache: bool = True,
+    device: str | torch.device | None = None,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """FID and/or KID of ``n`` images drawn from ``model`` against ``real_data``.
+
+    Args:
+        model: a model that can ``sample``.
+        real_data: the real set, in the model's image shape.
+        n: how many images to generate.
+        metrics: ``"fid"``, ``"kid"``, or several (a list or a comma list).
+        feature: the feature network's name (:func:`ganzoo.features.list_features`).
+        seed: seeds the generated images, the choice of ``real_n`` images and KID's subsets.
+        real_n: how many real images (default all of them).
+        split: the real set's split, recorded in the protocol.
+        cache_dir: where the real set's features are cached (default
+            ``~/.cache/ganzoo/fid``, or ``$GANZOO_CACHE/fid``).
+        use_cache: read and write that cache.
+        device: where the feature network runs (default the model's device).
+        kid_subsets: KID's number of subsets.
+        kid_subset_size: KID's subset size (capped at the set sizes).
+        log: called with a line before each slow step (progress).
+
+    Returns:
+        ``{"fid": ..., "kid": ..., "kid_std": ..., "protocol": {...}}`` with the metrics
+        asked for; ``protocol`` names the real set (dataset, split, n, of, sha256), the
+        generated images (n, seed), the feature network and KID's subsets, and
+        ``cache`` the real features' cache file.
+
+    Raises:
+        GanzooError: for an unknown metric or feature network, a missing extra, a
+            model that cannot sample, too few images, or a shape mismatch.
+
+    Example:
+        >>> model = ganzoo.create_model("dcgan", preset="small")  # doctest: +SKIP
+        >>> data = ganzoo.data.load_dataset("art64", "train")  # doctest: +SKIP
+        >>> generative_metrics(model, data, n=5000, metrics="fid")["fid"]  # doctest: +SKIP
+
+    """
+    chosen = parse_metrics(metrics)
+    _torchmetrics()  # fail before any slow work
+    spec = get_feature(feature)
+    _check_count(n, "the number of generated images")
+    if real_n is not None:
+        _check_count(real_n, "the number of real images")
+    if not model.can("sample"):
+        raise model._unsupported("sample")
+    device = device if device is not None else model.device
+    network = load_feature(feature, device)
+    real, real_info = real_features(
+        real_data,
+        feature,
+        n=real_n,
+        seed=seed,
+        cache_dir=cache_dir,
+        use_cache=use_cache,
+        device=device,
+        network=network,
+        log=log,
+    )
+    if log is not None:
+        log(f"embedding {n} generated images with {feature}")
+    batches = _checked_like(generated_images(model, n, seed), real_data.images, real_data.name)
+    fake = embed(batches, network, spec.dims, device)
+    results: dict[str, Any] = {}
+    protocol: dict[str, Any] = {
+        "real": _real_protocol(real_info, split),
+        "generated": {"n": n, "seed": seed, "sample_batch": SAMPLE_BATCH},
+        "feature": feature,
+        "feature_dims": spec.dims,
+    }
+    if "fid" in chosen:
+        results["fid"] = frechet_distance(real, fake)
+    if "kid" in chosen:
+        mean, std, size = kernel_distance(real, fake, kid_subsets, kid_subset_size, seed)
+        results["kid"], results["kid_std"] = mean, std
+        protocol["kid"] = {"subsets": kid_subsets, "subset_size": size, "seed": seed}
+    return {**results, "protocol": protocol, "cache": real_info["cache"]}
+
+
+def _real_protocol(info: dict[str, Any], split: str | None) -> dict[str, Any]:
+    keys = ("n", "of", "sha256")
+    return {"dataset": info["dataset"], "split": split, **{k: info[k] for k in keys}}
+
+
+def fid_floor(
+    data: ImageDataset,
+    *,
+    feature: str = "inception-tf",
+    seed: int = 0,
+    n: int | None = None,
+    split: str | None = None,
+    metrics: str | Sequence[str] = ("fid",),
+    cache_dir: str | os.PathLike[str] | None = None,
+    use_cache: bool = True,
+    device: str | torch.device | None = None,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The data set's own floor: FID (and KID) of one random half of it against the other.
+
+    A generator compared with ``n/2`` real images cannot expect to score much below
+    this at that sample size. The halves are cut from the real features (so the
+    cache of :func:`real_features` serves here too) with ``seed``.
+
+    Args:
+        data: the real set.
+        feature: the feature network's name.
+        seed: seeds the choice of ``n`` images, the split and KID's subsets.
+        n: how many images to split (default all).
+        split: the set's split, recorded in the protocol.
+        metrics: ``"fid"`` and/or ``"kid"``.
+        cache_dir: the feature cache (see :func:`real_features`).
+        use_cache: read and write that cache.
+        device: where the feature network runs.
+        kid_subsets: KID's number of subsets.
+        kid_subset_size: KID's subset size (capped at the half size).
+        log: called with a line before a slow step.
+
+    Returns:
+        ``{"fid": ..., "kid": ..., "kid_std": ..., "protocol": {...}}``, the protocol
+        naming the set, ``n``, the half size, the seed and the feature network.
+
+    """
+    chosen = parse_metrics(metrics)
+    _torchmetrics()
+    spec = get_feature(feature)
+    if n is not None:
+        _check_count(n, "n")
+    if (n if n is not None else len(data)) < 4:
+        raise GanzooError(f"the floor needs at least 4 images, '{data.name}' gives {len(data)}")
+    features, info = real_features(
+        data,
+        feature,
+        n=n,
+        seed=seed,
+        cache_dir=cache_dir,
+        use_cache=use_cache,
+        device=device,
+        log=log,
+    )
+    order = torch.randperm(len(features), generator=torch.Generator().manual_seed(seed))
+    half = len(features) // 2
+    first, second = features[order[:half]], features[order[half : 2 * half]]
+    results: dict[str, Any] = {}
+    protocol: dict[str, Any] = {
+        "real": _real_protocol(info, split),
+        "halves": half,
+        "seed": seed,
+        "feature": feature,
+        "feature_dims": spec.dims,
+    }
+    if "fid" in chosen:
+        results["fid"] = frechet_distance(first, second)
+    if "kid" in chosen:
+        mean, std, size = kernel_distance(first, second, kid_subsets, kid_subset_size, seed)
+        results["kid"], results["kid_std"] = mean, std
+        protocol["kid"] = {"subsets": kid_subsets, "subset_size": size, "seed": seed}
+    return {**results, "protocol": protocol, "cache": info["cache"]}
