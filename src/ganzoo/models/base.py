@@ -241,6 +241,22 @@ class ZooModel(
         raise self._unsupported("reconstruct")
 
 
+class GaussianPrior:
+    """Mixin for models that sample by decoding ``z ~ N(0, I)`` of size ``config.latent_dim``.
+
+    A model opts in by listing it before :class:`ZooModel` and defining ``decode(z)``;
+    one with another prior (a VQ-VAE's PixelCNN over codes) overrides ``sample`` instead.
+    """
+
+    def sample(
+        self, n: int, seed: int | None = None, device: str | torch.device | None = None
+    ) -> torch.Tensor:
+        """Decode ``n`` latents drawn from N(0, I); the same ``seed`` gives the same images."""
+        device = torch.device(device) if device is not None else self.device  # type: ignore[attr-defined]
+        z = latent_noise(n, self.config.latent_dim, seed, device)  # type: ignore[attr-defined]
+        return self.decode(z)  # type: ignore[attr-defined]
+
+
 def latent_noise(
     n: int,
     dim: int,

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ganzoo.errors import GanzooError
-from ganzoo.models.base import ZooModel, latent_noise
+from ganzoo.models.base import GaussianPrior, ZooModel
 from ganzoo.registry import register_model
 
 _NORMS = ("batch", "layer", "none")
@@ -212,7 +212,7 @@ def _norm(kind: str, channels: int, size: int) -> list[nn.Module]:
     return []
 
 
-class _GAN64(ZooModel):
+class _GAN64(GaussianPrior, ZooModel):
     """Shared body of :class:`DCGAN`, :class:`WGAN` and :class:`WGANGP`."""
 
     config_class = DCGANConfig
@@ -223,13 +223,6 @@ class _GAN64(ZooModel):
         self.config.validate()
         self.generator = DCGANGenerator(self.config)
         self.discriminator = DCGANDiscriminator(self.config)
-
-    def sample(
-        self, n: int, seed: int | None = None, device: str | torch.device | None = None
-    ) -> torch.Tensor:
-        """Draw ``n`` images ``(n, C, H, W)`` in ``[-1, 1]`` from ``z ~ N(0, I)``."""
-        device = torch.device(device) if device is not None else self.device
-        return self.decode(latent_noise(n, self.config.latent_dim, seed, device))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Images from latents ``z`` of shape ``(n, latent_dim)``."""

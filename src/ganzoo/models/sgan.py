@@ -15,7 +15,7 @@ from torch import nn
 
 from ganzoo.config import check_range
 from ganzoo.errors import GanzooError
-from ganzoo.models.base import ZooModel, latent_noise
+from ganzoo.models.base import GaussianPrior, ZooModel
 from ganzoo.nn.init import keras_init_
 from ganzoo.registry import register_model
 
@@ -159,7 +159,7 @@ class SGANGenerator(nn.Module):
 
 
 @register_model("sgan", presets={"report": SGANConfig(), "wide": SGANConfig(width=192)})
-class SGAN(ZooModel):
+class SGAN(GaussianPrior, ZooModel):
     """Semi-supervised GAN: a generator and a discriminator whose logits also classify.
 
     ``classify(x)`` gives class logits; ``sample(n)`` draws digits. Presets: ``report``
@@ -180,13 +180,6 @@ class SGAN(ZooModel):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Digits in [-1, 1] from latents ``z`` of shape ``(n, latent_dim)``."""
         return self.generator(z)
-
-    def sample(
-        self, n: int, seed: int | None = None, device: str | torch.device | None = None
-    ) -> torch.Tensor:
-        """Draw ``n`` digits in [-1, 1], shape ``(n, 1, 28, 28)``."""
-        device = torch.device(device) if device is not None else self.device
-        return self.decode(latent_noise(n, self.config.latent_dim, seed, device))
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits ``(n, num_classes)`` for images in [-1, 1]."""

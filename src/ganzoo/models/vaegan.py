@@ -14,7 +14,7 @@ from torch import nn
 
 from ganzoo.config import check_range
 from ganzoo.errors import GanzooError
-from ganzoo.models.base import ZooModel, latent_noise
+from ganzoo.models.base import GaussianPrior, ZooModel
 from ganzoo.models.sgan import MAX_WIDTH, SGANConfig, SGANDiscriminator
 from ganzoo.nn.init import keras_init_
 from ganzoo.registry import register_model
@@ -126,7 +126,7 @@ class VAEDecoder(nn.Module):
 
 
 @register_model("vaegan", presets={"report": VAEGANConfig()})
-class VAEGAN(ZooModel):
+class VAEGAN(GaussianPrior, ZooModel):
     """VAE-GAN: a VAE generator judged by the SGAN discriminator/classifier (Larsen et al. 2016).
 
     ``encode(x)`` gives ``{"mu", "log_sigma"}``; ``decode(z)``, ``reconstruct(x)``,
@@ -163,13 +163,6 @@ class VAEGAN(ZooModel):
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Decode the mean code of each image."""
         return self.decoder(self.encoder(x)[0])
-
-    def sample(
-        self, n: int, seed: int | None = None, device: str | torch.device | None = None
-    ) -> torch.Tensor:
-        """Decode ``n`` codes drawn from the prior N(0, I)."""
-        device = torch.device(device) if device is not None else self.device
-        return self.decode(latent_noise(n, self.config.latent_dim, seed, device))
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits from the discriminator's classifier head."""
