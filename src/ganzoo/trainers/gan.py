@@ -200,22 +200,15 @@ class GANTrainer(Trainer):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """The critic's and the generator's optimisers, each chosen by name."""
         cfg = self.config
-        betas = (cfg.beta1, cfg.beta2)
+        networks = {
+            "d": (cfg.d_optimizer, self.model.discriminator, cfg.d_lr),
+            "g": (cfg.g_optimizer, self.model.generator, cfg.g_lr),
+        }
         return {
-            "d": make_optimizer(
-                cfg.d_optimizer,
-                self.model.discriminator.parameters(),
-                cfg.d_lr or cfg.lr,
-                betas,
-                self.device,
-            ),
-            "g": make_optimizer(
-                cfg.g_optimizer,
-                self.model.generator.parameters(),
-                cfg.g_lr or cfg.lr,
-                betas,
-                self.device,
-            ),
+            name: make_optimizer(
+                kind, net.parameters(), lr or cfg.lr, (cfg.beta1, cfg.beta2), self.device
+            )
+            for name, (kind, net, lr) in networks.items()
         }
 
     def ema_module(self) -> torch.nn.Module:
