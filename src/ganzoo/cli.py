@@ -357,23 +357,94 @@ def eval_command(
     dataset: Annotated[
         str | None, typer.Option("--dataset", help="Default: the model's own.")
     ] = None,
-    split: Annotated[str, typer.Option("--split", help="train, test or all.")] = "test",
+    split: Annotated[
+        str | None,
+        typer.Option("--split", help="train, test or all (default: test; train with --metric)."),
+    ] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric", "-m", help="fid or kid of generated images (repeat, or a comma list)."
+        ),
+    ] = None,
+    n: Annotated[
+        int | None, typer.Option("-n", "--num", help="Images to generate for --metric [5000].")
+    ] = None,
+    feature: Annotated[
+        str | None,
+        typer.Option("--feature", help="Feature network for --metric [inception-tf]."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", "-s", help="Seed of the generated images [0].")
+    ] = None,
+    real_n: Annotated[
+        int | None, typer.Option("--real-n", help="Real images to compare with [all].")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            help="Cache of the real set's features [$GANZOO_CACHE/fid or ~/.cache/ganzoo/fid].",
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write that cache.")
+    ] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 1000,
     data_root: DataRoot = None,
     device: Device = None,
     revision: Revision = None,
+    quiet: Quiet = False,
 ) -> None:
-    """Measure a model on a data set (accuracy, reconstruction error) and print JSON."""
+    """Measure a model on a data set and print JSON.
+
+    Without --metric: accuracy and/or reconstruction error. With --metric fid/kid:
+    FID/KID of generated images against the data set, with the protocol.
+    """
     _check_positive("--batch-size", batch_size)
     if dataset is not None and not dataset.strip():
         raise GanzooError("--dataset is empty; leave it out to use the model's own data set")
-    from ganzoo.metrics import evaluate_model
+    generative = {"-n": n, "--feature": feature, "--seed": seed, "--real-n": real_n}
+    generative |= {"--cache-dir": cache_dir, "--no-cache": no_cache or None}
+    if not metric:
+        given = [option for option, value in generative.items() if value is not None]
+        if given:
+            raise GanzooError(f"{given[0]} applies to generated images; add --metric fid or kid")
+    else:
+        from ganzoo.fid import parse_metrics
 
+        metric = parse_metrics(metric)
+        _check_seed(seed)
+    split = split or ("train" if metric else "test")
     model = _load(name, device, revision)
     dataset = dataset or model.data_contract().get("dataset")
     if not dataset:
         raise GanzooError(f"'{name}' names no data set; pass --dataset")
     data = _load_input(dataset, split, data_root, model)
+    if metric:
+        from ganzoo.fid import generative_metrics
+
+        def log(line: str) -> None:
+            if not quiet:
+                typer.echo(line, err=True)
+
+        results = generative_metrics(
+            model,
+            data,
+            5000 if n is None else n,
+            metrics=metric,
+            feature=feature or "inception-tf",
+            seed=seed or 0,
+            real_n=real_n,
+            split=split,
+            cache_dir=cache_dir,
+            use_cache=not no_cache,
+            log=log,
+        )
+        typer.echo(json.dumps({"model": name, **results}))
+        return
+    from ganzoo.metrics import evaluate_model
+
     with _MemoryGuard(batch_size, model.device):
         results = evaluate_model(model, data, batch_size)
     typer.echo(
