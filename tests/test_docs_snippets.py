@@ -319,7 +319,8 @@ def test_config_table_lists_every_field_with_a_description(page, path):
 def test_training_page_tables_trainconfig_from_the_code():
     assert ("docs/training.md", "ganzoo.trainers.config.TrainConfig") in _markers()
     hook = _config_tables_hook()
-    names = _first_column(hook.render_table(hook.import_class("ganzoo.trainers.config.TrainConfig")))
+    table = hook.render_table(hook.import_class("ganzoo.trainers.config.TrainConfig"))
+    names = _first_column(table)
     assert {"`channels_last`", "`lr_decay_start`", "`max_seconds`"} <= set(names)
 
 
