@@ -46,6 +46,7 @@ from ganzoo.trainers.callbacks import (
 )
 from ganzoo.trainers.config import TrainConfig, TrainResult, check_at_least, check_positive
 from ganzoo.trainers.ema import EMA
+from ganzoo.trainers.optim import make_optimizer
 from ganzoo.trainers.run_folder import RunFolder, dataset_fingerprint
 from ganzoo.trainers.signals import StopSignals, TrainingInterrupted
 from ganzoo.trainers.state import TrainingState
@@ -212,17 +213,13 @@ class Trainer:
         """A device-resident random batcher whose generator is checkpointed under ``name``."""
         return DeviceBatcher(dataset, batch_size, self.device, generator=self.make_generator(name))
 
-    def adam(self, params: Any, lr: float | None = None, betas: tuple[float, float] | None = None):
+    def adam(
+        self, params: Any, lr: float | None = None, betas: tuple[float, float] | None = None
+    ) -> torch.optim.Optimizer:
         """Adam with the config's learning rate and betas (fused on CUDA)."""
-        kwargs: dict[str, Any] = {}
-        if self.device.type == "cuda":
-            kwargs["fused"] = True
-        return torch.optim.Adam(
-            params,
-            lr=lr if lr is not None else self.config.lr,
-            betas=betas or (self.config.beta1, self.config.beta2),
-            **kwargs,
-        )
+        lr = lr if lr is not None else self.config.lr
+        betas = betas or (self.config.beta1, self.config.beta2)
+        return make_optimizer("adam", params, lr, betas, self.device)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """bf16 autocast when ``precision == "bf16"``, else a no-op."""
