@@ -346,3 +346,121 @@ def test_discriminator_is_per_sample_so_the_joint_update_may_batch_its_parts():
         alone = torch.cat([d(a), d(b)])
     assert torch.allclose(joint, alone, atol=1e-5)
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in d.modules())
+
+
+# ------------------------------------------------ the SGAN trainer is the GAN trainer + labels
+def _chain_has_no_diamond(cls):
+    from ganzoo.trainers.base import Trainer
+
+    return all(
+        len([b for b in klass.__bases__ if issubclass(b, Trainer)]) <= 1 for klass in cls.__mro__
+    )
+
+
+def test_sgan_trainer_is_the_gan_trainer_plus_labeled_data():
+    from ganzoo.trainers.base import Trainer
+    from ganzoo.trainers.classifier import ClassifierTrainer
+    from ganzoo.trainers.gan import GANTrainer
+    from ganzoo.trainers.labeled import LabeledData
+    from ganzoo.trainers.sgan import SGANTrainer
+    from ganzoo.trainers.vaegan import VAEGANTrainer
+
+    assert issubclass(SGANTrainer, GANTrainer)
+    for cls in (SGANTrainer, ClassifierTrainer, VAEGANTrainer):
+        assert _chain_has_no_diamond(cls), cls
+        assert not issubclass(cls, LabeledData)
+        assert "SemiSupervisedTrainer" not in {k.__name__ for k in cls.__mro__}
+    assert ClassifierTrainer.__bases__ == (Trainer,) and VAEGANTrainer.__bases__ == (Trainer,)
+    # The generator side is GANTrainer's own code, not a copy.
+    for name in ("fake", "generator_loss", "critic_input"):
+        assert getattr(SGANTrainer, name) is getattr(GANTrainer, name), name
+    for arch in ("sgan", "cnn", "vaegan"):
+        trainer = _trainer(arch, "report")
+        assert isinstance(trainer.labeled, LabeledData)
+        assert trainer.labeled_data is trainer.labeled.data
+        assert (
+            trainer.data_fingerprint()["labeled_subset"]
+            == trainer.labeled.fingerprint()["labeled_subset"]
+        )
+
+
+def test_sgan_generator_loss_is_the_non_saturating_loss_on_the_logsumexp_logit():
+    from ganzoo import losses
+
+    trainer = _trainer("sgan", "report")
+    trainer.model.eval()  # no dropout: D gives the same logits twice
+    fake = trainer.fake(6)
+    logits = trainer.model.discriminator(fake)
+    assert torch.equal(trainer.generator_loss(fake), losses.generator_loss(logits))
+    assert torch.equal(trainer.real_fake_scores(fake), losses.real_fake_logit(logits))
+
+
+def test_sgan_config_keeps_its_defaults_and_its_generators():
+    from ganzoo.trainers.gan import GANTrainConfig
+    from ganzoo.trainers.sgan import SGANTrainConfig
+
+    cfg = SGANTrainConfig()
+    assert isinstance(cfg, GANTrainConfig)
+    assert (cfg.steps, cfg.batch_size, cfg.sample_every, cfg.eval_every) == (600, 100, 200, 100)
+    assert (cfg.lr, cfg.labels, cfg.labeled_batch, cfg.loss, cfg.n_critic) == (
+        2e-4,
+        100,
+        50,
+        "bce",
+        1,
+    )
+    # Seeds come from the creation order of the generators; checkpoints store them by name.
+    trainer = _trainer("sgan", "best", consistency_batch=12)
+    assert list(trainer.generators) == ["noise", "labeled", "augment", "unlabeled", "consistency"]
+    assert trainer.augment_rng is trainer.labeled.augment_rng
+    assert list(_trainer("cnn", "report").generators) == ["noise", "labeled", "augment"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("loss", "wasserstein"),
+        ("n_critic", 2),
+        ("clip", 0.01),
+        ("diffaugment", "translation"),
+        ("instance_noise_decay", 0.5),
+    ],
+)
+def test_sgan_refuses_gan_options_it_does_not_vary_in_one_line(field, value):
+    from ganzoo import GanzooError
+
+    with pytest.raises(GanzooError, match=rf"sgan takes only {field}=") as info:
+        _trainer("sgan", "report", **{field: value})
+    assert "\n" not in str(info.value)
+
+
+def test_sgan_optimisers_are_chosen_by_name_like_the_gan_trainers():
+    trainer = _trainer("sgan", "report", d_optimizer="rmsprop", g_lr=1e-3)
+    kinds = {name: type(opt).__name__ for name, opt in trainer.optimizers.items()}
+    assert kinds == {"d": "RMSprop", "g": "Adam", "c": "RMSprop"}  # C shares D's backbone
+    assert trainer.optimizers["g"].param_groups[0]["lr"] == 1e-3
+    assert trainer.optimizers["c"].param_groups[0]["lr"] == 2e-4
+    assert trainer.optimizers["c"] is not trainer.optimizers["d"]
+    assert set(_trainer("sgan", "fm").optimizers) == {"d", "g"}
+
+
+def test_an_sgan_run_saved_without_the_gan_options_still_resumes(tmp_path):
+    import json
+
+    from ganzoo.trainers.gan import GANTrainConfig
+    from ganzoo.trainers.labeled import LabeledConfig
+
+    out = tmp_path / "run"
+    first = _trainer("sgan", "report", out_dir=str(out))
+    first.fit()
+    # A run folder of an older version: train_config.json without GANTrainConfig's keys.
+    path = out / "checkpoint" / "train_config.json"
+    saved = json.loads(path.read_text())
+    gan_only = {f for f in GANTrainConfig.__dataclass_fields__} - set(
+        LabeledConfig.__dataclass_fields__
+    )
+    assert {"loss", "n_critic", "d_optimizer"} <= gan_only <= set(saved)
+    path.write_text(json.dumps({k: v for k, v in saved.items() if k not in gan_only}))
+    resumed = _trainer("sgan", "report", steps=2, out_dir=str(out))
+    result = resumed.fit(resume=True)
+    assert result.steps == 2

@@ -191,10 +191,19 @@ class GANTrainer(Trainer):
     def setup(self) -> None:
         """Real images on the device; generators for augmentation and the penalty's α."""
         super().setup()
-        self.policy = parse_policy(self.config.diffaugment)
-        self.loss = GAN_LOSSES[self.config.loss]
         self.augment_rng = self.make_generator("augment")
         self.penalty_rng = self.make_generator("penalty")
+        self.setup_objective()
+
+    def setup_objective(self) -> None:
+        """The loss, the DiffAugment policy and D's initial instance noise.
+
+        Draws no random generator: a subclass that brings its own data (the SGAN trainer's
+        labeled and unlabeled batches) calls this instead of :meth:`setup`, so that its
+        generators keep their names and creation order (their seeds).
+        """
+        self.policy = parse_policy(self.config.diffaugment)
+        self.loss = GAN_LOSSES[self.config.loss]
         self.base_noise = float(getattr(self.model.discriminator, "noise_std", 0.0))
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -224,6 +233,14 @@ class GANTrainer(Trainer):
     def critic_input(self, x: torch.Tensor) -> torch.Tensor:
         """What D sees: ``x`` after DiffAugment (unchanged without a policy)."""
         return diff_augment(x, self.policy, self.augment_rng) if self.policy else x
+
+    def real_fake_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """D's real/fake score (a logit for ``bce``) of each image of ``x``, as D sees it."""
+        return self.model.discriminator(self.critic_input(x))
+
+    def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        """The generator's loss on ``fake`` through D (non-saturating for ``bce``)."""
+        return self.loss.generator(self.real_fake_scores(fake))
 
     def after_critic_step(self) -> None:
         """Hook after every critic update: weight clipping when ``clip > 0`` (WGAN)."""
@@ -264,8 +281,7 @@ class GANTrainer(Trainer):
         if self.loss.wasserstein:
             distance = real_scores.float().mean() - fake_scores.float().mean()
             metrics["w_distance"] = distance.detach()
-        fake = self.fake(self.config.batch_size)
-        g_loss = self.loss.generator(d(self.critic_input(fake)))
+        g_loss = self.generator_loss(self.fake(self.config.batch_size))
         self.optimizer_step("g", g_loss)
         metrics["g"] = g_loss.detach()
         return metrics

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -18,14 +19,40 @@ from ganzoo.nn.augment import (
 from ganzoo.nn.init import data_dependent_init_
 from ganzoo.registry import register_trainer
 from ganzoo.trainers.config import check_at_least, check_positive
-from ganzoo.trainers.semi import SemiSupervisedConfig, SemiSupervisedTrainer
+from ganzoo.trainers.gan import GANTrainConfig, GANTrainer
+from ganzoo.trainers.labeled import LabeledConfig, LabeledData
+from ganzoo.trainers.optim import make_optimizer
+
+#: Options of :class:`GANTrainConfig` the SGAN takes only at one value, and why.
+_SGAN_FIXED: dict[str, tuple[object, str]] = {
+    "loss": ("bce", "its real/fake logit is the logsumexp of the class logits"),
+    "n_critic": (1, "one discriminator update per step"),
+    "clip": (0.0, "no weight clipping of the classifier"),
+    "diffaugment": ("", "augment the labeled images with augment_shift or labeled_view"),
+    "instance_noise_decay": (0.0, "its discriminator has no instance noise"),
+}
 
 
 @dataclass
-class SGANTrainConfig(SemiSupervisedConfig):
+class SGANTrainConfig(GANTrainConfig, LabeledConfig):
     """SGAN options; the defaults are the report's protocol.
 
+    The GAN trainer's options come with it: ``d_optimizer``, ``g_optimizer``, ``d_lr``
+    and ``g_lr`` choose the backbone's (D's and, under the report's protocol, C's) and
+    the generator's optimisers; the others take one value only.
+
     Attributes:
+        loss: only ``"bce"``: the SGAN's D scores real against fake by the logsumexp of
+            its class logits.
+        n_critic: only 1 (one discriminator update per step).
+        clip: only 0 (no weight clipping).
+        diffaugment: only ``""``: the labeled images have ``augment_shift`` and
+            ``labeled_view``, the unlabeled ones the strong view.
+        instance_noise_decay: only 0 (the SGAN's discriminator has no instance noise).
+        gp_weight: unused (there is no gradient penalty with ``"bce"``).
+        d_optimizer: the backbone's optimiser (D's, and C's under the report's protocol):
+            ``"adam"`` or ``"rmsprop"``.
+        d_lr: the backbone's learning rate (``None``: ``lr``).
         generator_loss: ``"ns"`` (the report: non-saturating, fakes labeled 1 through D),
             ``"fm"`` (feature matching, Salimans et al. 2016: match the mean of D's last
             convolutional features on real and generated batches; best for classification,
@@ -70,6 +97,11 @@ class SGANTrainConfig(SemiSupervisedConfig):
 
     """
 
+    # The loop's defaults, not the GAN trainer's (the report: 600 steps of 100 images).
+    steps: int = 600
+    batch_size: int = 100
+    sample_every: int = 200
+    eval_every: int = 100
     generator_loss: str = "ns"
     joint_d_update: bool = False
     unsupervised_weight: float = 1.0
@@ -89,8 +121,13 @@ class SGANTrainConfig(SemiSupervisedConfig):
     data_init: bool = False
 
     def validate(self) -> None:
-        """Check the generator loss choice too."""
+        """Check the generator loss choice too, and the GAN options the SGAN does not vary."""
         super().validate()
+        for name, (value, why) in _SGAN_FIXED.items():
+            if getattr(self, name) != value:
+                raise GanzooError(
+                    f"sgan takes only {name}={value!r} ({why}), got {getattr(self, name)!r}"
+                )
         if self.generator_loss not in ("ns", "fm", "fm+ns"):
             raise GanzooError(
                 f"generator_loss must be 'ns', 'fm' or 'fm+ns', got '{self.generator_loss}'"
@@ -133,8 +170,14 @@ class SGANTrainConfig(SemiSupervisedConfig):
 
 
 @register_trainer("sgan")
-class SGANTrainer(SemiSupervisedTrainer):
-    """SGAN training, one step per call of :meth:`train_step`.
+class SGANTrainer(GANTrainer):
+    """SGAN training: the GAN trainer plus labeled data, one step per call of :meth:`train_step`.
+
+    From :class:`~ganzoo.trainers.gan.GANTrainer` it takes the generator's side:
+    :meth:`fake`, the non-saturating :meth:`generator_loss` (through D's real/fake
+    logit, the logsumexp of its class logits), and the optimisers chosen by name. The
+    labeled subset, its batches and the test accuracy are a
+    :class:`~ganzoo.trainers.labeled.LabeledData` component, ``labeled``.
 
     ``report`` recipe (the report's Keras protocol, half batches of 50): update C on
     labeled images; update D on 50 real images (label 1), then on 50 generated ones
@@ -175,9 +218,23 @@ class SGANTrainer(SemiSupervisedTrainer):
     recipes["best"] = dataclasses.replace(recipes["entropy"], lr=1e-3)
 
     def setup(self) -> None:
-        """Labeled and unlabeled data on the device; optionally data-dependent init of D."""
-        super().setup()
+        """Labeled and unlabeled data on the device; optionally data-dependent init of D.
+
+        Replaces :meth:`GANTrainer.setup` (whose ``"data"`` and ``"penalty"`` generators the
+        SGAN does not use): the generators are ``"labeled"``, ``"augment"`` (shared by every
+        augmentation), ``"unlabeled"`` and, with ``consistency_batch``, ``"consistency"``,
+        created in that order, as the seeds and checkpoints of earlier runs expect.
+        """
         cfg = self.config
+        #: The labeled subset, its batches and the test accuracy.
+        self.labeled = LabeledData(self, cfg)
+        #: The labeled images and their labels (``labeled.data``).
+        self.labeled_data = self.labeled.data
+        #: Confusion matrix of the latest evaluation (``None`` before the first).
+        self.last_confusion: torch.Tensor | None = None
+        self.augment_rng = self.labeled.augment_rng
+        self.batches = self.make_batcher(self.data, self.unlabeled_batch_size(), "unlabeled")
+        self.setup_objective()
         self.consistency_batches = None
         if cfg.consistency_batch > 0:  # validate() made sure the loss is on
             self.consistency_batches = self.make_batcher(
@@ -188,21 +245,43 @@ class SGANTrainer(SemiSupervisedTrainer):
             data_dependent_init_(self.model.discriminator, batch)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """Adam for G and for the backbone (two, C and D, under the report's protocol)."""
-        d_params = list(self.model.discriminator.parameters())
-        optimizers = {"d": self.adam(d_params), "g": self.adam(self.model.generator.parameters())}
+        """The GAN trainer's D and G optimisers; under the report's protocol a second for C.
+
+        C's optimiser is of D's kind, over the same backbone parameters, with its own state
+        (as the report's Keras models each had their own Adam).
+        """
+        optimizers = super().configure_optimizers()
         if not self.config.joint_d_update:
-            optimizers["c"] = self.adam(d_params)
+            cfg = self.config
+            optimizers["c"] = make_optimizer(
+                cfg.d_optimizer,
+                self.model.discriminator.parameters(),
+                cfg.d_lr or cfg.lr,
+                (cfg.beta1, cfg.beta2),
+                self.device,
+            )
         return optimizers
 
     def ema_module(self) -> torch.nn.Module:
         """The whole model: EMA weights sample and classify at evaluation."""
         return self.model
 
-    def fake(self, n: int) -> torch.Tensor:
-        """``n`` generated images from fresh noise."""
-        z = torch.randn(n, self.model.config.latent_dim, generator=self.noise, device=self.device)
-        return self.model.generator(z)
+    def real_fake_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """D's real/fake logit of each image: the logsumexp of its class logits."""
+        return losses.real_fake_logit(self.model.discriminator(x))
+
+    def unlabeled_batch_size(self) -> int:
+        """Unlabeled (real) images per step: half the batch."""
+        return self.config.batch_size // 2
+
+    def data_fingerprint(self) -> dict[str, Any]:
+        """The data set's fingerprint plus a hash of the labeled subset's indices."""
+        return {**super().data_fingerprint(), **self.labeled.fingerprint()}
+
+    def evaluate(self) -> dict[str, float]:
+        """Accuracy of ``model.classify`` on ``eval_data``; its confusion in ``last_confusion``."""
+        results, self.last_confusion = self.labeled.evaluate(self.model, self.eval_data)
+        return results
 
     def next_batch(self) -> dict[str, torch.Tensor]:
         """Labeled images and labels, unlabeled real images (for D and for pseudo-labels)."""
@@ -278,9 +357,9 @@ class SGANTrainer(SemiSupervisedTrainer):
     def labeled_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next labeled images in the weak view (a shift) or, if asked, the strong one."""
         if self.config.labeled_view == "strong":
-            x, y = self.labeled.next()
+            x, y = self.labeled.batches.next()
             return self._strong_view(x), y
-        return super().labeled_batch()
+        return self.labeled.next()
 
     def _teacher(self) -> torch.nn.Module:
         if self.config.pseudo_label_teacher == "ema" and self.ema is not None:
@@ -307,13 +386,14 @@ class SGANTrainer(SemiSupervisedTrainer):
         d = self.model.discriminator
         kind = self.config.generator_loss
         if kind == "ns":
-            loss = losses.generator_loss(d(fake))
+            loss = self.generator_loss(fake)
         else:
             with torch.no_grad():  # the real side is the target: no graph to keep
                 real_features = d.features(x_real)
             features = d.features(fake)
             loss = losses.feature_matching_loss(real_features, features)
             if kind == "fm+ns":
-                loss = loss + losses.generator_loss(d.logits_from_features(features))
+                logit = losses.real_fake_logit(d.logits_from_features(features))
+                loss = loss + self.loss.generator(logit)
         self.optimizer_step("g", loss)
         return loss.detach()

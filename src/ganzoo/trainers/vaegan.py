@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from ganzoo import losses
 from ganzoo.errors import GanzooError
 from ganzoo.registry import register_trainer
+from ganzoo.trainers.base import Trainer
 from ganzoo.trainers.config import check_at_least
-from ganzoo.trainers.semi import SemiSupervisedConfig, SemiSupervisedTrainer
+from ganzoo.trainers.labeled import LabeledConfig, LabeledData
 
 
 @dataclass
-class VAEGANTrainConfig(SemiSupervisedConfig):
+class VAEGANTrainConfig(LabeledConfig):
     """VAE-GAN options; the defaults are the report's setting.
 
     Attributes:
@@ -47,15 +49,17 @@ class VAEGANTrainConfig(SemiSupervisedConfig):
 
 
 @register_trainer("vaegan")
-class VAEGANTrainer(SemiSupervisedTrainer):
+class VAEGANTrainer(Trainer):
     """VAE-GAN training with the SGAN's classifier head (Larsen et al. 2016; SPEC §3).
 
     One step: C on labeled images; D on real, reconstructed and prior-sampled images;
     then the encoder on ``L_prior + L_llike`` and the decoder on ``γ·L_llike − L_GAN``
-    (non-saturating), each network with its own Adam and only its own gradients.
+    (non-saturating), each network with its own Adam and only its own gradients. The
+    labeled subset, its batches and the test accuracy are the ``labeled`` component.
     """
 
     config_class = VAEGANTrainConfig
+    config: VAEGANTrainConfig
     recipes = {
         "report": VAEGANTrainConfig(),
         "features": VAEGANTrainConfig(likelihood="features"),
@@ -63,6 +67,25 @@ class VAEGANTrainer(SemiSupervisedTrainer):
             steps=3000, augment_shift=2, ema_decay=0.999, eval_every=500, sample_every=1000
         ),
     }
+
+    def setup(self) -> None:
+        """The labeled subset and the unlabeled images (half batches) on the device."""
+        #: The labeled subset, its batches and the test accuracy.
+        self.labeled = LabeledData(self, self.config)
+        #: The labeled images and their labels (``labeled.data``).
+        self.labeled_data = self.labeled.data
+        #: Confusion matrix of the latest evaluation (``None`` before the first).
+        self.last_confusion: torch.Tensor | None = None
+        self.batches = self.make_batcher(self.data, self.config.batch_size // 2, "unlabeled")
+
+    def data_fingerprint(self) -> dict[str, Any]:
+        """The data set's fingerprint plus a hash of the labeled subset's indices."""
+        return {**super().data_fingerprint(), **self.labeled.fingerprint()}
+
+    def evaluate(self) -> dict[str, float]:
+        """Accuracy of ``model.classify`` on ``eval_data``; its confusion in ``last_confusion``."""
+        results, self.last_confusion = self.labeled.evaluate(self.model, self.eval_data)
+        return results
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Adam for C and D (sharing the backbone), the encoder and the decoder."""
@@ -80,7 +103,7 @@ class VAEGANTrainer(SemiSupervisedTrainer):
 
     def next_batch(self) -> dict[str, torch.Tensor]:
         """Labeled images and labels, and unlabeled real images."""
-        x_labeled, y = self.labeled_batch()
+        x_labeled, y = self.labeled.next()
         x_real, _ = self.batches.next()
         return {"x_labeled": x_labeled, "y": y, "x_real": x_real}
 

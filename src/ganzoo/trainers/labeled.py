@@ -1,0 +1,116 @@
+"""The labeled data of the semi-supervised trainers: a component, not a base class.
+
+The SGAN, CNN and VAE-GAN trainers each hold one :class:`LabeledData` (``trainer.labeled``):
+the class-balanced labeled subset, its batcher, the augmentation generator, the weak
+view of labeled batches, the subset's share of the data fingerprint, and the test
+accuracy. Their loops stay their own base classes' (the SGAN trainer *is* the
+:class:`~ganzoo.trainers.gan.GANTrainer`), and :class:`LabeledConfig` adds the subset's
+options to any training config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from ganzoo.data import DeviceBatcher, ImageDataset, labeled_subset
+from ganzoo.errors import GanzooError
+from ganzoo.metrics import confusion_matrix
+from ganzoo.nn.augment import random_translate
+from ganzoo.trainers.config import TrainConfig, check_at_least
+from ganzoo.trainers.run_folder import tensor_digest
+
+
+@dataclass
+class LabeledConfig(TrainConfig):
+    """Loop options plus the labeled subset (mixed into the semi-supervised configs).
+
+    Attributes:
+        labels: size of the class-balanced labeled subset (n/10 per digit).
+        label_seed: seed of the subset choice (the same seed, the same images).
+        labeled_batch: labeled images per step (the report's half batch: 50).
+        augment_shift: random translation of labeled images, in pixels (0: none).
+
+    """
+
+    labels: int = 100
+    label_seed: int = 0
+    labeled_batch: int = 50
+    augment_shift: int = 0
+    eval_every: int = 100
+
+    def validate(self) -> None:
+        """Check the loop options and the subset size."""
+        super().validate()
+        for name, low in (("labels", 1), ("labeled_batch", 1), ("label_seed", 0)):
+            check_at_least(self, name, low)
+        check_at_least(self, "augment_shift", 0)
+
+
+class _Owner(Protocol):
+    """What :class:`LabeledData` needs of its trainer."""
+
+    data: ImageDataset
+
+    def make_generator(self, name: str) -> torch.Generator: ...  # noqa: D102
+
+    def make_batcher(  # noqa: D102
+        self, dataset: ImageDataset, batch_size: int, name: str
+    ) -> DeviceBatcher: ...
+
+
+class LabeledData:
+    """The labeled subset of a trainer's data, its batches and the accuracy on a test split.
+
+    Building it creates two of the trainer's checkpointed generators, in this order:
+    ``"labeled"`` (the subset's batch order) and ``"augment"`` (its translations, which
+    the trainer may share for its other augmentations).
+
+    Args:
+        trainer: the owner (its ``data``, ``make_batcher`` and ``make_generator``).
+        config: the subset's options.
+
+    Raises:
+        GanzooError: if the data set has no labels.
+
+    """
+
+    def __init__(self, trainer: _Owner, config: LabeledConfig) -> None:
+        data = trainer.data
+        if data.labels is None:
+            raise GanzooError(f"data set '{data.name}' has no labels; pick a labeled one")
+        #: Indices of the labeled images in the trainer's data (checked on resume).
+        self.index = labeled_subset(data.labels, config.labels, seed=config.label_seed)
+        #: The labeled images and their labels.
+        self.data = data.subset(self.index)
+        #: Random batches of the labeled images (checkpointed as ``"labeled"``).
+        self.batches = trainer.make_batcher(self.data, config.labeled_batch, "labeled")
+        #: The generator of the labeled images' translations (checkpointed as ``"augment"``).
+        self.augment_rng = trainer.make_generator("augment")
+        self.shift = config.augment_shift
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next labeled images in the weak view (±``augment_shift`` px) and their labels."""
+        x, y = self.batches.next()
+        return random_translate(x, self.shift, self.augment_rng), y
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The subset's share of the trainer's data fingerprint (a hash of its indices)."""
+        return {"labeled_subset": tensor_digest(self.index)}
+
+    @staticmethod
+    def evaluate(
+        model: nn.Module, eval_data: ImageDataset
+    ) -> tuple[dict[str, float], torch.Tensor]:
+        """Accuracy of ``model.classify`` on ``eval_data`` and the confusion matrix it comes from.
+
+        Returns:
+            ``({"test_accuracy": ...}, confusion)``, the confusion matrix with rows for the
+            true class and columns for the predicted one.
+
+        """
+        confusion = confusion_matrix(model, eval_data)
+        return {"test_accuracy": confusion.trace().item() / len(eval_data)}, confusion
