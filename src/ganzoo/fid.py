@@ -455,20 +455,34 @@ def generative_metrics(
         log(f"embedding {n} generated images with {feature}")
     batches = _checked_like(generated_images(model, n, seed), real_data.images, real_data.name)
     fake = embed(batches, network, spec.dims, device)
-    results: dict[str, Any] = {}
     protocol: dict[str, Any] = {
         "real": _real_protocol(real_info, split),
         "generated": {"n": n, "seed": seed, "sample_batch": SAMPLE_BATCH},
         "feature": feature,
         "feature_dims": spec.dims,
     }
+    results = _distances(real, fake, chosen, kid_subsets, kid_subset_size, seed, protocol)
+    return {**results, "protocol": protocol, "cache": real_info["cache"]}
+
+
+def _distances(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    chosen: Any,
+    kid_subsets: int,
+    kid_subset_size: int,
+    seed: int,
+    protocol: dict[str, Any],
+) -> dict[str, Any]:
+    """FID and/or KID between two feature sets; KID's subsets go into ``protocol``."""
+    results: dict[str, Any] = {}
     if "fid" in chosen:
-        results["fid"] = frechet_distance(real, fake)
+        results["fid"] = frechet_distance(a, b)
     if "kid" in chosen:
-        mean, std, size = kernel_distance(real, fake, kid_subsets, kid_subset_size, seed)
+        mean, std, size = kernel_distance(a, b, kid_subsets, kid_subset_size, seed)
         results["kid"], results["kid_std"] = mean, std
         protocol["kid"] = {"subsets": kid_subsets, "subset_size": size, "seed": seed}
-    return {**results, "protocol": protocol, "cache": real_info["cache"]}
+    return results
 
 
 def _real_protocol(info: dict[str, Any], split: str | None) -> dict[str, Any]:
@@ -536,7 +550,6 @@ def fid_floor(
     order = torch.randperm(len(features), generator=torch.Generator().manual_seed(seed))
     half = len(features) // 2
     first, second = features[order[:half]], features[order[half : 2 * half]]
-    results: dict[str, Any] = {}
     protocol: dict[str, Any] = {
         "real": _real_protocol(info, split),
         "halves": half,
@@ -544,10 +557,5 @@ def fid_floor(
         "feature": feature,
         "feature_dims": spec.dims,
     }
-    if "fid" in chosen:
-        results["fid"] = frechet_distance(first, second)
-    if "kid" in chosen:
-        mean, std, size = kernel_distance(first, second, kid_subsets, kid_subset_size, seed)
-        results["kid"], results["kid_std"] = mean, std
-        protocol["kid"] = {"subsets": kid_subsets, "subset_size": size, "seed": seed}
+    results = _distances(first, second, chosen, kid_subsets, kid_subset_size, seed, protocol)
     return {**results, "protocol": protocol, "cache": info["cache"]}
