@@ -292,6 +292,4 @@ class GANTrainer(Trainer):
         # Outside autocast: the penalty differentiates a gradient, which bf16 would blur.
         critic = self.model.discriminator
         with torch.autocast(device_type=self.device.type, enabled=False):
-            return losses.gradient_penalty(
-                critic, real, fake, self.penalty_rng
-            )
+            return losses.gradient_penalty(critic, real, fake, self.penalty_rng)
