@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ganzoo import atomic
 from ganzoo.catalog import get_pretrained_info, load_catalog
 from ganzoo.errors import GanzooError, did_you_mean
 
@@ -284,10 +285,9 @@ def write_checkpoint(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     save_weights(model.state_dict(), folder / WEIGHTS_NAME, dtype=dtype)
-    text = json.dumps(model.hub_config(), indent=2, sort_keys=True) + "\n"
-    tmp = folder / f".{CONFIG_NAME}.tmp{os.getpid()}"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, folder / CONFIG_NAME)
+    atomic.write_text(
+        folder / CONFIG_NAME, json.dumps(model.hub_config(), indent=2, sort_keys=True) + "\n"
+    )
     return folder
 
 

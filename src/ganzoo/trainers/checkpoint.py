@@ -19,27 +19,13 @@ from typing import Any
 
 import torch
 
+from ganzoo.atomic import fsync_path
 from ganzoo.errors import GanzooError
 
 STATE_NAME = "trainer_state.pt"
 EMA_NAME = "ema.safetensors"
 TRAIN_CONFIG_NAME = "train_config.json"
 DATA_NAME = "data.json"
-
-
-def fsync_path(path: str | Path) -> None:
-    """Flush a file or a folder entry to disk (a no-op where folders cannot be opened)."""
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) if Path(path).is_dir() else os.O_RDONLY
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def fsync_tree(folder: Path) -> None:

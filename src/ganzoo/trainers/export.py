@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from ganzoo import atomic
 from ganzoo.trainers.config import TrainResult
 
 SUMMARY_NAME = "train_summary.json"
@@ -112,11 +113,9 @@ def run_pictures(folder: Path) -> list[str]:
 
 def write_summary(folder: str | Path, summary: Mapping[str, Any]) -> Path:
     """Write ``<run>/train_summary.json`` atomically."""
-    path = Path(folder) / SUMMARY_NAME
-    tmp = path.with_name(f".{SUMMARY_NAME}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(dict(summary), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic.write_text(
+        Path(folder) / SUMMARY_NAME, json.dumps(dict(summary), indent=2) + "\n"
+    )
 
 
 def finish_run(trainer: TrainerLike, result: TrainResult) -> None:

@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ganzoo import atomic
 from ganzoo.errors import GanzooError
 from ganzoo.trainers import checkpoint as ckpt
 
@@ -311,11 +312,7 @@ class RunFolder:
         self.lock()
         marker = self.path / MARKER_NAME
         if not marker.is_file():
-            tmp = self.path / f".{MARKER_NAME}.tmp{os.getpid()}"
-            tmp.write_text(
-                json.dumps({"what": "a ganzoo training run folder"}) + "\n", encoding="utf-8"
-            )
-            os.replace(tmp, marker)
+            atomic.write_text(marker, json.dumps({"what": "a ganzoo training run folder"}) + "\n")
         ckpt.remove_stale_temporaries(self.checkpoint_dir)
 
     @contextlib.contextmanager
@@ -362,10 +359,7 @@ class RunFolder:
         new = "".join(json.dumps(r) + "\n" for r in kept)
         if new == text:
             return
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text(new, encoding="utf-8")
-        ckpt.fsync_path(tmp)
-        os.replace(tmp, path)
+        atomic.write_text(path, new, fsync=True)
 
     def newest_sample_grid(self, step: int) -> Path | None:
         """The newest ``samples/step_XXXXXX.png`` at or before ``step``."""
