@@ -3,9 +3,16 @@
     python scripts/bundle_pretrained.py runs/sgan-mnist-100 sgan-mnist-100 \
         --description "SGAN, 100 MNIST labels, best recipe"
 
-It measures the model exactly as ``ganzoo eval`` does, draws a 10×10 sample grid
-(seed 0), writes fp16 weights, config and a model card into
-``src/ganzoo/pretrained/<name>/`` and adds or replaces the entry in ``catalog.json``.
+    python scripts/bundle_pretrained.py runs/dcgan-art64/best dcgan-art64 \
+        --description "DCGAN, small preset, art-cpu recipe" --floor runs/eval/floor.json
+
+It measures the model exactly as ``ganzoo eval`` does (a classifier: accuracy on the
+test split; a generator without a classifier: FID and KID of ``--fid-samples`` images
+against the whole training set, TF-Inception features, the data set's own floor from
+``benchmarks/art_fid_floor.py`` quoted beside), draws a 10×10 sample grid (seed 0),
+writes fp16 weights, config and a model card into ``src/ganzoo/pretrained/<name>/`` and
+adds or replaces the entry in ``catalog.json``. A ``best/`` folder of a run is read
+with its run's ``train_summary.json`` and checkpoint config.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import torch
 import ganzoo
 from ganzoo.catalog import CATALOG_FILE, PRETRAINED_DIR
 from ganzoo.data import load_dataset
+from ganzoo.fid import generative_metrics
 from ganzoo.hub import export_pretrained, load_folder, write_checkpoint
 from ganzoo.metrics import evaluate_model
 from ganzoo.sampling import save_grid
@@ -37,20 +45,28 @@ def main() -> None:
     )
     parser.add_argument("--device-name", default=None, help="e.g. 'cuda (NVIDIA H200)'")
     parser.add_argument("--note", default=None, help="one more line for the Training section")
+    parser.add_argument("--fid-samples", type=int, default=5000, help="generated images for FID")
+    parser.add_argument("--feature", default="inception-tf", help="FID/KID feature network")
+    parser.add_argument("--floor", type=Path, default=None, help="art_fid_floor.py's JSON")
     args = parser.parse_args()
 
     model = ganzoo.from_pretrained(str(args.run))
-    summary = json.loads((args.run / "train_summary.json").read_text())
-    train_config = json.loads((args.run / "checkpoint" / "train_config.json").read_text())
+    run = args.run if (args.run / "train_summary.json").is_file() else args.run.parent
+    summary = json.loads((run / "train_summary.json").read_text())
+    train_config = json.loads((run / "checkpoint" / "train_config.json").read_text())
     dataset = model.data_contract()["dataset"]
     folder = PRETRAINED_DIR / args.name
     # Measure what ships: the fp16 weights, loaded back as `ganzoo eval` loads them.
     write_checkpoint(model, folder, dtype=torch.float16)
     model = load_folder(folder)
-    test = load_dataset(dataset, "test", root=args.data_root)
-    results = evaluate_model(model, test)
-    # The card's metrics are numbers; per-class lists and confusions stay in `ganzoo eval`.
-    metrics = {f"test_{k}": round(v, 6) for k, v in results.items() if isinstance(v, float)}
+    if model.can("classify"):
+        test = load_dataset(dataset, "test", root=args.data_root)
+        results = evaluate_model(model, test)
+        # The card's metrics are numbers; per-class lists and confusions stay in `ganzoo eval`.
+        metrics = {f"test_{k}": round(v, 6) for k, v in results.items() if isinstance(v, float)}
+        measured_on = f"metrics on the {len(test)}-image test split"
+    else:
+        metrics, measured_on = measure_generator(model, dataset, args)
 
     samples = None
     if model.can("sample"):
@@ -65,8 +81,14 @@ def main() -> None:
         "device": args.device_name or summary["device"],
         "wall time (s)": summary["seconds"],
         "torch": summary.get("torch") or args.trained_torch or "unknown",
-        "data": f"{dataset} train split; metrics on the {len(test)}-image test split",
+        "data": f"{dataset} train split; {measured_on}",
     }
+    best = json.loads((args.run / "best.json").read_text()) if args.run.name == "best" else None
+    if best is not None:
+        training["kept best"] = (
+            f"step {best['step']} of {summary['steps']} by {best['metric']} "
+            f"{best['value']:.4g} (the trainer's keep_best)"
+        )
     if args.note:
         training["note"] = args.note
     if dataset == "mnist":
@@ -98,6 +120,32 @@ def main() -> None:
     CATALOG_FILE.write_text(json.dumps(catalog, indent=2) + "\n")
     size = sum(p.stat().st_size for p in folder.iterdir())
     print(json.dumps({"name": args.name, "folder": str(folder), "bytes": size, **metrics}))
+
+
+def measure_generator(
+    model: ganzoo.ZooModel, dataset: str, args: argparse.Namespace
+) -> tuple[dict[str, float], str]:
+    """FID and KID of ``--fid-samples`` images against the whole training set, and the protocol."""
+    real = load_dataset(dataset, "train", root=args.data_root)
+    results = generative_metrics(
+        model, real, n=args.fid_samples, metrics="fid,kid", feature=args.feature, split="train"
+    )
+    metrics = {key: round(results[key], 6) for key in ("fid", "kid", "kid_std")}
+    kid = results["protocol"]["kid"]
+    protocol = (
+        f"FID/KID of {args.fid_samples} generated images (seed 0) against all {len(real)} "
+        f"{dataset} training images, {args.feature} features; KID over {kid['subsets']} "
+        f"subsets of {kid['subset_size']}"
+    )
+    if args.floor is not None:
+        floor = json.loads(args.floor.read_text())
+        halves = floor["runs"][0]["protocol"]["halves"]
+        protocol += (
+            f"; the data set's own floor (one random half of it against the other, "
+            f"{halves} images each, mean of {len(floor['runs'])} splits): "
+            f"FID {floor['mean_over_seeds']['fid']:.2f}, KID {floor['mean_over_seeds']['kid']:.5f}"
+        )
+    return metrics, protocol
 
 
 if __name__ == "__main__":

@@ -17,13 +17,16 @@ Presets:
   4×4 without BatchNorm on its input layer and without dropout; for ``wgan-gp`` the
   critic of Gulrajani et al. (2017), with LayerNorm instead of BatchNorm (a batch-wise
   normalisation breaks the per-sample gradient penalty).
-* ``small``: the report's topology at a quarter of its width for CPU budgets.
+* ``small``: the ``paper`` topology at a quarter of the report's generator width (32
+  channels before the output) and a 32-channel first critic layer, for CPU budgets. In
+  400-step art runs the report's topology at that width lost sample diversity first
+  (see docs/models/gan.md).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -234,8 +237,9 @@ class _GAN64(GaussianPrior, ZooModel):
 
 
 _REPORT = DCGANConfig()
-_SMALL = DCGANConfig(g_width=32, d_width=16)
 _PAPER_DCGAN = DCGANConfig(kernel_size=4, d_last_stride=2, d_norm_first=False, dropout=0.0)
+_SMALL = replace(_PAPER_DCGAN, g_width=32, d_width=32)
+_PAPER_WGAN_GP = replace(_PAPER_DCGAN, d_norm="layer")
 
 
 @register_model("dcgan", presets={"report": _REPORT, "paper": _PAPER_DCGAN, "small": _SMALL})
@@ -265,10 +269,8 @@ class WGAN(_GAN64):
     "wgan-gp",
     presets={
         "report": DCGANConfig(d_norm="none", dropout=0.1),
-        "paper": DCGANConfig(
-            kernel_size=4, d_last_stride=2, d_norm="layer", d_norm_first=False, dropout=0.0
-        ),
-        "small": DCGANConfig(g_width=32, d_width=16, d_norm="none", dropout=0.1),
+        "paper": _PAPER_WGAN_GP,
+        "small": replace(_PAPER_WGAN_GP, g_width=32, d_width=32),
     },
 )
 class WGANGP(_GAN64):

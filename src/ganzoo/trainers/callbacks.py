@@ -17,11 +17,13 @@ This module imports nothing of the loop: the ``trainer`` every method receives i
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
 from typing import Any
 
+from ganzoo import atomic
 from ganzoo.errors import GanzooError
 from ganzoo.trainers.plots import plot_run
 
@@ -155,22 +157,42 @@ class TrainingPlots(Callback):
             print("plots skipped: install matplotlib (pip install -e '.[plots]')", file=sys.stderr)
 
 
+#: Evaluation metrics for which lower is better (any other name: higher is better).
+LOWER_IS_BETTER = frozenset({"fid", "kid", "loss", "test_loss"})
+
+
 class KeepBest(Callback):
     """Exports the model to ``<out>/best`` whenever ``metric`` improves on evaluation.
 
+    ``<out>/best/best.json`` records the metric, its value and the step, so that a
+    resumed run goes on from the best so far instead of overwriting it with a worse one.
+
     Args:
-        metric: name of an evaluation metric, e.g. ``"test_accuracy"``.
-        mode: ``"max"`` or ``"min"``.
+        metric: name of an evaluation metric, e.g. ``"test_accuracy"`` or ``"fid"``.
+        mode: ``"max"``, ``"min"``, or ``None`` for ``"min"`` when the metric is in
+            :data:`LOWER_IS_BETTER` and ``"max"`` otherwise.
 
     """
 
-    def __init__(self, metric: str, mode: str = "max") -> None:
+    record_name = "best.json"
+
+    def __init__(self, metric: str, mode: str | None = None) -> None:
+        mode = mode or ("min" if metric in LOWER_IS_BETTER else "max")
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
         self.metric = metric
         self.mode = mode
         self.best: float | None = None
         self.best_step: int | None = None
+
+    def on_fit_start(self, trainer: TrainerLike) -> None:
+        """Take up the best so far from ``<out>/best/best.json`` (a resumed run)."""
+        if trainer.out_dir is None or trainer.step == 0:
+            return
+        record = read_best_record(trainer.out_dir / "best" / self.record_name)
+        ours = record is not None and record["metric"] == self.metric
+        if ours and record["step"] <= trainer.step:
+            self.best, self.best_step = record["value"], record["step"]
 
     def on_evaluate(self, trainer: TrainerLike, step: int, metrics: dict[str, float]) -> None:
         """Export when the metric beats the best so far."""
@@ -182,4 +204,34 @@ class KeepBest(Callback):
         )
         if better and trainer.out_dir is not None:
             self.best, self.best_step = value, step
-            trainer.export(trainer.out_dir / "best", metrics={**metrics, "step": step})
+            folder = trainer.out_dir / "best"
+            trainer.export(folder, metrics={**metrics, "step": step})
+            record = {"metric": self.metric, "value": value, "step": step, "mode": self.mode}
+            atomic.write_text(folder / self.record_name, json.dumps(record, indent=2) + "\n")
+
+    def summary(self) -> dict[str, Any]:
+        """``{"best/metric", "best/value", "best/step"}`` for the run summary (empty before any)."""
+        if self.best_step is None:
+            return {}
+        return {"best/metric": self.metric, "best/value": self.best, "best/step": self.best_step}
+
+
+def read_best_record(path: Path) -> dict[str, Any] | None:
+    """The ``best.json`` of a run, or ``None`` when it is missing or not a valid record."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    metric, value, step = record.get("metric"), record.get("value"), record.get("step")
+    valid = (
+        isinstance(metric, str)
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and isinstance(step, int)
+        and not isinstance(step, bool)
+        and step >= 0
+    )
+    return {"metric": metric, "value": float(value), "step": step} if valid else None

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from ganzoo import atomic
+from ganzoo.trainers.callbacks import KeepBest
 from ganzoo.trainers.config import TrainResult
 
 SUMMARY_NAME = "train_summary.json"
@@ -68,7 +69,16 @@ def summary(trainer: TrainerLike, result: TrainResult) -> dict[str, Any]:
         "torch": torch.__version__,
         **{f"train/{k}": v for k, v in result.metrics.items()},
         **result.evaluation,
+        **best_summary(trainer),
     }
+
+
+def best_summary(trainer: TrainerLike) -> dict[str, Any]:
+    """The kept-best model's metric, value and step, when the run keeps one."""
+    for callback in getattr(trainer, "callbacks", []):
+        if isinstance(callback, KeepBest):
+            return callback.summary()
+    return {}
 
 
 def device_name(device: torch.device) -> str:

@@ -181,7 +181,11 @@ def _resumed_configs(
     if recipe is not None:
         train_config = build_train_config(architecture, recipe, **train_overrides)
         # what may change on resume keeps its saved value unless asked for
-        kept = {k: getattr(saved_train, k) for k in RESUMABLE_FIELDS if k not in train_overrides}
+        kept = {
+            k: getattr(saved_train, k)
+            for k in RESUMABLE_FIELDS
+            if k not in train_overrides and hasattr(saved_train, k)
+        }
         train_config = dataclasses.replace(train_config, **kept)
     else:
         train_config = replace_config(saved_train, **train_overrides)

@@ -61,6 +61,9 @@ RESUMABLE_FIELDS = frozenset(
         "eval_every",
         "checkpoint_every",
         "keep_best",
+        "eval_metrics",
+        "eval_feature",
+        "eval_samples",
         "out_dir",
         "quiet",
     }
