@@ -190,3 +190,25 @@ def test_train_wgan_gp_by_name_picks_the_trainer_and_recipe(tmp_path):
     assert (saved["loss"], saved["n_critic"]) == ("wasserstein-gp", 5)
     reloaded = __import__("ganzoo").from_pretrained(str(tmp_path / "run"))
     assert reloaded.sample(2, seed=0).shape == (2, 3, 16, 16)
+
+
+def test_cli_trains_dcgan_on_a_folder_of_pictures_of_any_size(tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from ganzoo.cli import app
+
+    pictures = tmp_path / "mine"
+    pictures.mkdir()
+    rng = np.random.default_rng(0)
+    for i, (w, h) in enumerate([(40, 30), (90, 120), (64, 64), (33, 77), (100, 50), (20, 20)]):
+        pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(pictures / f"p{i}.{'png' if i % 2 else 'jpg'}")
+    out = tmp_path / "run"
+    args = ["train", "dcgan", "--dataset", f"folder:{pictures}", "--preset", "small"]
+    args += ["--steps", "1", "-b", "4", "--device", "cpu", "--quiet", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    model = __import__("ganzoo").from_pretrained(str(out))
+    assert model.sample(2, seed=0).shape == (2, 3, 64, 64)
+    assert json.loads((out / "checkpoint" / "data.json").read_text())["size"] == 6
