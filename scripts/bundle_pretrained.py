@@ -31,6 +31,12 @@ from ganzoo.hub import export_pretrained, load_folder, write_checkpoint
 from ganzoo.metrics import evaluate_model
 from ganzoo.sampling import save_grid
 
+ART_PROVENANCE = (
+    "the 'Abstract Art Gallery' set (WikiArt abstract expressionism): 2,781 of its 2,782 "
+    "paintings, centre-cropped and resized to 64x64 (Lanczos). Third-party artwork, used "
+    "for research; the paintings belong to their authors and are not part of ganzoo"
+)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(
@@ -83,17 +89,21 @@ def main() -> None:
         "torch": summary.get("torch") or args.trained_torch or "unknown",
         "data": f"{dataset} train split; {measured_on}",
     }
-    best = json.loads((args.run / "best.json").read_text()) if args.run.name == "best" else None
-    if best is not None:
-        training["kept best"] = (
-            f"step {best['step']} of {summary['steps']} by {best['metric']} "
-            f"{best['value']:.4g} (the trainer's keep_best)"
-        )
+    training = {key: value for key, value in training.items() if value is not None}
     if args.note:
         training["note"] = args.note
     if dataset == "mnist":
         training["data"] += (
             " (the training images carry a 1/255 grey-level rebuild error on ~3% of pixels)"
+        )
+    if dataset == "art64":
+        training["data"] = ART_PROVENANCE
+        training["metrics"] = measured_on
+    best = json.loads((args.run / "best.json").read_text()) if args.run.name == "best" else None
+    if best is not None:
+        training["kept best"] = (
+            f"step {best['step']} of {summary['steps']} by {best['metric']} "
+            f"{best['value']:.4g} (the trainer's keep_best)"
         )
     export_pretrained(
         model,
