@@ -53,14 +53,12 @@ def test_training_measures_fid_and_keeps_the_lowest_with_its_step(tmp_path):
 
 def test_evaluation_uses_fixed_latents_so_equal_weights_give_equal_fid():
     trainer = make_trainer("dcgan", eval_metrics="fid", **CHEAP)
-    trainer.setup()
     first, second = trainer.run_evaluation(0), trainer.run_evaluation(0)
     assert first["fid"] == second["fid"]
 
 
 def test_no_eval_metrics_measures_nothing():
     trainer = make_trainer("dcgan")
-    trainer.setup()
     assert trainer.eval_data is None
     assert trainer.run_evaluation(0) == {}
 
@@ -128,3 +126,51 @@ def test_a_best_record_of_another_metric_or_a_later_step_is_not_taken_up(tmp_pat
     (tmp_path / "best" / "best.json").write_text(json.dumps(record))
     keep.on_fit_start(_StubTrainer(out_dir=tmp_path, step=10, exports=[]))
     assert keep.best is None
+
+
+def test_a_missing_feature_extra_fails_before_the_first_step(monkeypatch, tmp_path):
+    import ganzoo.features
+
+    def missing(*args, **kwargs):
+        raise GanzooError("the feature network needs an extra: pip install it")
+
+    monkeypatch.setattr(ganzoo.features, "load_feature", missing)
+    monkeypatch.setattr("ganzoo.fid.load_feature", missing)
+    with pytest.raises(GanzooError, match="pip install"):
+        make_trainer("dcgan", eval_metrics="fid", out_dir=str(tmp_path / "run"), **CHEAP).fit()
+    assert not (tmp_path / "run" / "checkpoint").exists()
+
+
+def test_the_feature_network_is_built_once_for_all_evaluations(monkeypatch):
+    import ganzoo.fid
+
+    built = []
+    real_load = ganzoo.fid.load_feature
+    monkeypatch.setattr(
+        ganzoo.fid, "load_feature", lambda *a, **k: built.append(a) or real_load(*a, **k)
+    )
+    trainer = make_trainer("dcgan", steps=4, eval_every=1, eval_metrics="kid", **CHEAP)
+    trainer.fit()
+    assert len(built) == 1
+
+
+def test_sgan_adds_fid_to_its_accuracy_when_asked():
+    from ganzoo import create_model
+    from ganzoo.trainers.sgan import SGANTrainer
+    from mnist_fixtures import synthetic_digits
+
+    data = synthetic_digits()
+    config = build_train_config(
+        "sgan",
+        steps=1,
+        batch_size=8,
+        labels=20,
+        quiet=True,
+        device="cpu",
+        sample_every=0,
+        eval_metrics="fid",
+        **CHEAP,
+    )
+    trainer = SGANTrainer(create_model("sgan"), data, config, eval_data=data)
+    results = trainer.run_evaluation(0)
+    assert "test_accuracy" in results and results["fid"] > 0

@@ -373,6 +373,20 @@ def _checked_like(batches: Iterable[torch.Tensor], real: torch.Tensor, name: str
         yield batch
 
 
+def feature_network_for_metrics(
+    feature: str, device: str | torch.device | None = None
+) -> nn.Module:
+    """Check that FID/KID can be measured with ``feature`` and return its network.
+
+    Fails at once, in one line naming the install command, when torchmetrics or the
+    network's extra is missing: a training run calls this before its first step, not
+    at its first evaluation hours later.
+    """
+    _torchmetrics()
+    get_feature(feature)
+    return load_feature(feature, device)
+
+
 def _check_count(n: int, what: str) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise GanzooError(f"{what} must be at least 2, got {n}")
@@ -394,6 +408,7 @@ def generative_metrics(
     kid_subsets: int = 100,
     kid_subset_size: int = 1000,
     log: Callable[[str], None] | None = None,
+    network: nn.Module | None = None,
 ) -> dict[str, Any]:
     """FID and/or KID of ``n`` images drawn from ``model`` against ``real_data``.
 
@@ -413,6 +428,9 @@ def generative_metrics(
         kid_subsets: KID's number of subsets.
         kid_subset_size: KID's subset size (capped at the set sizes).
         log: called with a line before each slow step (progress).
+        network: the feature network ``feature`` names, already built on ``device``
+            (default: :func:`~ganzoo.features.load_feature`), e.g. kept by a trainer
+            between evaluations.
 
     Returns:
         ``{"fid": ..., "kid": ..., "kid_std": ..., "protocol": {...}}`` with the metrics
@@ -439,7 +457,7 @@ def generative_metrics(
     if not model.can("sample"):
         raise model._unsupported("sample")
     device = device if device is not None else model.device
-    network = load_feature(feature, device)
+    network = network if network is not None else load_feature(feature, device)
     real, real_info = real_features(
         real_data,
         feature,

@@ -13,8 +13,9 @@ Presets:
   including the first, dropout, a dense output. Generator 18,920,320 and
   discriminator 4,343,169 parameters, counted as Keras counts them (weights plus
   BatchNorm moving statistics).
-* ``paper``: Radford et al. (2016) for ``dcgan`` — 4×4 kernels, D strided down to
-  4×4 without BatchNorm on its input layer and without dropout; for ``wgan-gp`` the
+* ``paper``: Radford et al.'s (2016) topology for ``dcgan`` — 4×4 kernels (as in the
+  WGAN authors' and PyTorch's DCGAN code; Radford et al.'s own code used 5×5), D strided
+  down to 4×4 without BatchNorm on its input layer and without dropout; for ``wgan-gp`` the
   critic of Gulrajani et al. (2017), with LayerNorm instead of BatchNorm (a batch-wise
   normalisation breaks the per-sample gradient penalty).
 * ``small``: the ``paper`` topology at a quarter of the report's generator width (32

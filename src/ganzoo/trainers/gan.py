@@ -225,8 +225,21 @@ class GANTrainer(Trainer):
         self.augment_rng = self.make_generator("augment")
         self.penalty_rng = self.make_generator("penalty")
         self.setup_objective()
-        if self.config.eval_metrics and self.eval_data is None:
-            self.eval_data = self.data  # FID/KID against the training images by default
+        self.setup_evaluation()
+
+    def setup_evaluation(self) -> None:
+        """Build the feature network of ``eval_metrics`` now: a missing extra fails at once.
+
+        Without evaluation data, FID/KID compare with the training images.
+        """
+        self.feature_network = None
+        if not self.config.eval_metrics:
+            return
+        from ganzoo.fid import feature_network_for_metrics
+
+        self.feature_network = feature_network_for_metrics(self.config.eval_feature, self.device)
+        if self.eval_data is None:
+            self.eval_data = self.data
 
     def evaluate(self) -> dict[str, float]:
         """FID and/or KID (``eval_metrics``) of ``eval_samples`` generated images.
@@ -246,6 +259,7 @@ class GANTrainer(Trainer):
             metrics=cfg.eval_metrics,
             feature=cfg.eval_feature,
             device=self.device,
+            network=self.feature_network,
         )
         return {name: results[name] for name in ("fid", "kid") if name in results}
 

@@ -1,4 +1,4 @@
-"""Pictures of a run, like the report's figures: loss curves and test accuracy over steps."""
+"""Pictures of a run, like the report's figures: loss curves and evaluation metrics over steps."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ __all__ = ["plot_run", "read_metrics"]
 
 
 def plot_run(run_dir: str | Path) -> list[Path]:
-    """Draw ``plots/losses.png`` and ``plots/accuracy.png`` from ``<run>/metrics.jsonl``.
+    """Draw ``plots/losses.png`` and ``plots/evaluation.png`` from ``<run>/metrics.jsonl``.
 
     Unreadable lines of the log (e.g. one cut off by a kill) are skipped.
     Returns the files written (none when matplotlib, the ``plots`` extra, is missing).
@@ -29,7 +29,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     written = []
     for kind, name, title in (
         ("train", "losses.png", "training losses"),
-        ("eval", "accuracy.png", "evaluation"),
+        ("eval", "evaluation.png", "evaluation (accuracy, FID, ...)"),
     ):
         rows = [r for r in records if r.get("kind") == kind]
         keys = sorted(

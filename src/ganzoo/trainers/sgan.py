@@ -235,6 +235,7 @@ class SGANTrainer(GANTrainer):
         self.augment_rng = self.labeled.augment_rng
         self.batches = self.make_batcher(self.data, self.unlabeled_batch_size(), "unlabeled")
         self.setup_objective()
+        self.setup_evaluation()
         self.consistency_batches = None
         if cfg.consistency_batch > 0:  # validate() made sure the loss is on
             self.consistency_batches = self.make_batcher(
@@ -279,9 +280,12 @@ class SGANTrainer(GANTrainer):
         return {**super().data_fingerprint(), **self.labeled.fingerprint()}
 
     def evaluate(self) -> dict[str, float]:
-        """Accuracy of ``model.classify`` on ``eval_data``; its confusion in ``last_confusion``."""
+        """Accuracy of ``model.classify`` on ``eval_data``, and FID/KID with ``eval_metrics``.
+
+        The confusion matrix of the latest evaluation is kept in ``last_confusion``.
+        """
         results, self.last_confusion = self.labeled.evaluate(self.model, self.eval_data)
-        return results
+        return {**results, **super().evaluate()}
 
     def next_batch(self) -> dict[str, torch.Tensor]:
         """Labeled images and labels, unlabeled real images (for D and for pseudo-labels)."""
