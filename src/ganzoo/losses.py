@@ -200,3 +200,46 @@ def gaussian_nll(x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
     """
     diff = (x.float() - reconstruction.float()).flatten(1)
     return 0.5 * diff.pow(2).sum(dim=1).mean()
+
+
+# ------------------------------------------------------------------ VQ-VAE
+def vq_mse_reconstruction(
+    x_hat: torch.Tensor, x: torch.Tensor, data_variance: float | torch.Tensor
+) -> torch.Tensor:
+    """VQ-VAE reconstruction loss ``mean((x̂ − x)²) / Var[x_train]`` (van den Oord et al. 2017).
+
+    The mean squared error over every pixel, divided by the variance of the training
+    data (as in the paper's reference implementation), so that the loss does not depend on
+    the data's scale and weighs against the VQ terms the same way on any data set.
+
+    Args:
+        x_hat: reconstructions.
+        x: the images, in the same value range.
+        data_variance: variance of the training images in that range (a positive
+            number or a scalar tensor).
+
+    Raises:
+        GanzooError: for a variance given as a number that is not positive and finite.
+
+    """
+    if isinstance(data_variance, int | float) and not (0 < data_variance < math.inf):
+        from ganzoo.errors import GanzooError
+
+        raise GanzooError(
+            f"data_variance must be a positive number (the training images' variance), "
+            f"got {data_variance!r}"
+        )
+    return F.mse_loss(x_hat.float(), x.float()) / data_variance
+
+
+def bernoulli_nll(logits: torch.Tensor, x01: torch.Tensor) -> torch.Tensor:
+    """Bernoulli negative log-likelihood ``−Σ_pixels [x log σ(l) + (1 − x) log(1 − σ(l))]``.
+
+    Binary cross-entropy summed over the pixels of each image and averaged over the batch
+    (the VQ-VAE report's second reconstruction loss), computed from the decoder's raw
+    logits by ``binary_cross_entropy_with_logits``: no sigmoid is taken first, so saturated
+    logits stay finite. Targets ``x01`` are pixel intensities in ``[0, 1]`` (grey levels
+    act as soft labels).
+    """
+    per_pixel = F.binary_cross_entropy_with_logits(logits.float(), x01.float(), reduction="none")
+    return per_pixel.flatten(1).sum(dim=1).mean()
