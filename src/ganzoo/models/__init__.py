@@ -1,3 +1,3 @@
 """Architectures of the zoo; importing this package registers them all."""
 
-from ganzoo.models import classifier, dcgan, sgan, vaegan  # noqa: F401
+from ganzoo.models import classifier, dcgan, sgan, vaegan, vqvae  # noqa: F401

@@ -1,0 +1,416 @@
+"""VQ-VAE (van den Oord et al. 2017, "Neural Discrete Representation Learning"), SPEC §7.
+
+A convolutional encoder maps an image to a grid of ``d``-dimensional vectors ``z_e``;
+a :class:`~ganzoo.nn.vq.VectorQuantizer` replaces each by the nearest of ``K`` codes;
+a transposed-convolution decoder maps the code grid back to an image. The objective
+is a reconstruction loss plus the quantiser's codebook and commitment terms
+(β = 0.25). Two reconstruction losses, both the report's:
+
+* ``"mse"``: mean squared error divided by the training data's variance
+  (:func:`ganzoo.losses.vq_mse_reconstruction`); the decoder's output is the image.
+* ``"bernoulli"``: binary cross-entropy summed over pixels
+  (:func:`ganzoo.losses.bernoulli_nll`); the decoder's output is the logits of
+  ``p(x01 | z)`` over pixel intensities ``x01 = (x + 1) / 2`` in ``[0, 1]``.
+
+Like every model of the zoo, a VQ-VAE consumes and produces images in ``[-1, 1]`` (so
+the data pipeline, ``ganzoo encode``, ``ganzoo eval`` and the sample grids need nothing
+special): ``decode`` clamps the MSE decoder's output to ``[-1, 1]`` and maps the
+Bernoulli decoder's mean ``σ(logits)`` to ``2σ − 1``.
+
+Presets (the report's networks, counts checked by the tests):
+
+* ``mnist`` (the default): 28×28×1, ``d = 16``, ``K = 64``, a 7×7 code grid; encoder
+  19,856 and decoder 28,033 parameters.
+* ``cifar10``: 32×32×3, ``d = 64``, ``K = 512``, an 8×8 code grid; encoder 404,864
+  and decoder 518,275 parameters.
+
+Sampling needs a prior over code grids (the paper fits a PixelCNN): ``.prior`` holds it
+once trained, and ``sample`` draws codes from it and decodes them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from ganzoo.config import check_range
+from ganzoo.errors import GanzooError, did_you_mean
+from ganzoo.losses import bernoulli_nll, vq_mse_reconstruction
+from ganzoo.models.base import ZooModel
+from ganzoo.nn.init import keras_init_
+from ganzoo.nn.vq import VectorQuantizer, VQOutput
+from ganzoo.registry import register_model
+
+#: Largest width, code size or image side a config may ask for.
+MAX_WIDTH = 4096
+#: Most codes a codebook may have.
+MAX_CODES = 65536
+#: Reconstruction losses: ``"mse"`` (divided by the data variance) and ``"bernoulli"``.
+RECONSTRUCTIONS = ("mse", "bernoulli")
+#: The fix named when a VQ-VAE without a prior is asked to sample.
+NO_PRIOR_HINT = (
+    "this VQ-VAE has no prior over its codes, so it cannot sample (encode, decode and "
+    "reconstruct work); train one with `ganzoo train vqvae --stage prior ...`"
+)
+
+
+@dataclass
+class VQVAEConfig:
+    """Configuration of :class:`VQVAE` (defaults: the report's MNIST network).
+
+    Every (transposed) convolution is 3×3 with "same" padding and a ReLU, except the
+    encoder's last layer (a 1×1 convolution to ``code_dim`` channels) and the decoder's
+    last layer (a stride-1 transposed convolution to ``channels``), which are linear.
+
+    Attributes:
+        image_size: image height and width.
+        channels: image channels.
+        code_dim: ``d``, the size of each code and of the encoder's output vectors.
+        num_codes: ``K``, the number of codes in the codebook.
+        beta: weight β of the commitment loss (0.25 in the paper and the report).
+        encoder_widths: output channels of the encoder's 3×3 convolutions, in order.
+        encoder_strides: their strides, each 1 or 2.
+        decoder_widths: output channels of the decoder's 3×3 transposed convolutions
+            before its output layer, in order.
+        decoder_strides: their strides, each 1 or 2; the decoder must give back
+            ``image_size`` from the encoder's grid.
+        reconstruction: ``"mse"`` (MSE / data variance) or ``"bernoulli"`` (BCE summed
+            over pixels, on logits).
+        ema_decay: ``None`` to learn the codebook by gradient (the report), or a decay
+            such as 0.99 for exponential-moving-average codebook updates.
+        dead_code_threshold: codes used less than this many times per batch (moving
+            average) are restarted by ``quantizer.restart_dead_codes`` when a training
+            recipe asks for restarts.
+        dataset: the data set the model is meant for.
+
+    """
+
+    image_size: int = 28
+    channels: int = 1
+    code_dim: int = 16
+    num_codes: int = 64
+    beta: float = 0.25
+    encoder_widths: tuple[int, ...] = (32, 64)
+    encoder_strides: tuple[int, ...] = (2, 2)
+    decoder_widths: tuple[int, ...] = (64, 32)
+    decoder_strides: tuple[int, ...] = (2, 2)
+    reconstruction: str = "mse"
+    ema_decay: float | None = None
+    dead_code_threshold: float = 1.0
+    dataset: str = "mnist"
+
+    def __post_init__(self) -> None:
+        for name in ("encoder_widths", "encoder_strides", "decoder_widths", "decoder_strides"):
+            if isinstance(getattr(self, name), list):
+                setattr(self, name, tuple(getattr(self, name)))  # JSON gives lists back
+
+    def grid_size(self) -> int:
+        """Side of the code grid: the image side through the encoder's strides (rounded up)."""
+        size = self.image_size
+        for stride in self.encoder_strides:
+            size = (size - 1) // stride + 1
+        return size
+
+    def validate(self) -> None:
+        """Check sizes, rates and choices before any network is built (types are checked before).
+
+        Raises:
+            GanzooError: one line naming the field and its allowed values.
+
+        """
+        if self.reconstruction not in RECONSTRUCTIONS:
+            raise GanzooError(
+                f"reconstruction must be 'mse' or 'bernoulli', got "
+                f"'{self.reconstruction}'{did_you_mean(self.reconstruction, RECONSTRUCTIONS)}"
+            )
+        check_range(self, "image_size", 1, MAX_WIDTH)
+        check_range(self, "channels", 1, MAX_WIDTH)
+        check_range(self, "code_dim", 1, MAX_WIDTH)
+        check_range(self, "num_codes", 1, MAX_CODES)
+        check_range(self, "beta", 0.0, 100.0)
+        check_range(self, "dead_code_threshold", 0.0, 1e9)
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise GanzooError(f"ema_decay must be in (0, 1) or null, got {self.ema_decay}")
+        for side in ("encoder", "decoder"):
+            widths, strides = getattr(self, f"{side}_widths"), getattr(self, f"{side}_strides")
+            if not 1 <= len(widths) <= 16:
+                raise GanzooError(f"{side}_widths must list 1 to 16 widths, got {len(widths)}")
+            if len(strides) != len(widths):
+                raise GanzooError(
+                    f"{side}_strides must give one stride per width: {len(widths)} widths, "
+                    f"{len(strides)} strides"
+                )
+            for width in widths:
+                if not 1 <= width <= MAX_WIDTH:
+                    raise GanzooError(f"{side}_widths must be in [1, {MAX_WIDTH}], got {width}")
+            for stride in strides:
+                if stride not in (1, 2):
+                    raise GanzooError(f"{side}_strides must each be 1 or 2, got {stride}")
+        decoded = self.grid_size() * math.prod(self.decoder_strides)
+        if decoded != self.image_size:
+            raise GanzooError(
+                f"the decoder gives {decoded}×{decoded} images from the "
+                f"{self.grid_size()}×{self.grid_size()} code grid, not "
+                f"{self.image_size}×{self.image_size}; make decoder_strides undo encoder_strides"
+            )
+
+
+def _conv(c_in: int, c_out: int, stride: int) -> nn.Conv2d:
+    """3×3 convolution with "same" padding (stride 2 halves the side, rounding up)."""
+    return nn.Conv2d(c_in, c_out, 3, stride, padding=1)
+
+
+def _deconv(c_in: int, c_out: int, stride: int) -> nn.ConvTranspose2d:
+    """3×3 transposed convolution with Keras' "same" padding: the side times ``stride``."""
+    return nn.ConvTranspose2d(c_in, c_out, 3, stride, padding=1, output_padding=stride - 1)
+
+
+class VQVAEEncoder(nn.Module):
+    """3×3 convolutions with ReLU, then a linear 1×1 convolution to ``code_dim`` channels."""
+
+    def __init__(self, config: VQVAEConfig) -> None:
+        super().__init__()
+        widths = [config.channels, *config.encoder_widths]
+        layers: list[nn.Module] = []
+        steps = zip(widths[:-1], widths[1:], config.encoder_strides, strict=True)
+        for c_in, c_out, stride in steps:
+            layers += [_conv(c_in, c_out, stride), nn.ReLU()]
+        layers.append(nn.Conv2d(widths[-1], config.code_dim, 1))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoder outputs ``z_e`` ``(N, code_dim, h, w)`` of images ``(N, C, H, W)``."""
+        return self.body(x)
+
+
+class VQVAEDecoder(nn.Module):
+    """3×3 transposed convolutions with ReLU, then a linear one to the image's channels."""
+
+    def __init__(self, config: VQVAEConfig) -> None:
+        super().__init__()
+        widths = [config.code_dim, *config.decoder_widths]
+        layers: list[nn.Module] = []
+        steps = zip(widths[:-1], widths[1:], config.decoder_strides, strict=True)
+        for c_in, c_out, stride in steps:
+            layers += [_deconv(c_in, c_out, stride), nn.ReLU()]
+        layers.append(_deconv(widths[-1], config.channels, 1))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z_q: torch.Tensor) -> torch.Tensor:
+        """Raw outputs ``(N, C, H, W)``: pixel values (``mse``) or logits (``bernoulli``)."""
+        return self.body(z_q)
+
+
+class VQEncoding(NamedTuple):
+    """``encode(x, return_latents=True)``: the code grid and the encoder's outputs.
+
+    Attributes:
+        codes: code indices ``(N, h, w)``, ``torch.long``.
+        z_e: the encoder's outputs ``(N, code_dim, h, w)`` before quantisation.
+
+    """
+
+    codes: torch.Tensor
+    z_e: torch.Tensor
+
+
+@dataclass
+class VQVAEOutput:
+    """What :meth:`VQVAE.forward` returns: everything a training step needs.
+
+    Attributes:
+        decoded: the decoder's raw output ``(N, C, H, W)``: images in ``[-1, 1]`` space,
+            unclamped (``mse``), or logits of ``(x + 1) / 2`` (``bernoulli``).
+        z_e: the encoder's outputs ``(N, d, h, w)``, e.g. for dead-code restarts.
+        vq: the quantiser's output (codes, VQ losses, perplexity, used codes).
+        reconstruction_loss: MSE / data variance, or the Bernoulli NLL (fp32 scalar).
+        loss: the objective to minimise: ``reconstruction_loss + vq.loss``.
+
+    """
+
+    decoded: torch.Tensor
+    z_e: torch.Tensor
+    vq: VQOutput
+    reconstruction_loss: torch.Tensor
+    loss: torch.Tensor
+
+
+_MNIST = VQVAEConfig()
+_CIFAR10 = VQVAEConfig(
+    image_size=32,
+    channels=3,
+    code_dim=64,
+    num_codes=512,
+    encoder_widths=(32, 64, 128, 256),
+    encoder_strides=(1, 2, 2, 1),
+    decoder_widths=(256, 128, 64),
+    decoder_strides=(1, 2, 2),
+    dataset="cifar10",
+)
+
+
+@register_model("vqvae", presets={"mnist": _MNIST, "cifar10": _CIFAR10}, default_preset="mnist")
+class VQVAE(ZooModel):
+    """VQ-VAE (van den Oord et al. 2017): a discrete code grid between a conv encoder and decoder.
+
+    ``encode(x)`` gives the code grid ``(N, h, w)`` (and ``z_e`` on request),
+    ``decode(codes)`` and ``reconstruct(x)`` give images in ``[-1, 1]``, and ``forward(x)``
+    returns the losses of a training step (:class:`VQVAEOutput`). ``sample(n)`` draws
+    code grids from ``.prior`` (a PixelCNN) and decodes them; a model without a prior
+    says how to train one. The training data's variance, used by the MSE loss, is the
+    buffer ``data_variance`` (of images in ``[-1, 1]``), saved with the weights.
+
+    Attributes:
+        encoder: images → ``z_e``.
+        quantizer: the codebook (:class:`~ganzoo.nn.vq.VectorQuantizer`).
+        decoder: code vectors → images (or logits).
+        prior: a prior over code grids with ``sample(n, height, width, generator=,
+            device=)`` (a :class:`~ganzoo.nn.pixelcnn.GatedPixelCNN`), or ``None``.
+
+    """
+
+    config_class = VQVAEConfig
+    config: VQVAEConfig
+    data_variance: torch.Tensor
+    prior: nn.Module | None
+    papers = (
+        "van den Oord et al. 2017, Neural Discrete Representation Learning "
+        "(https://arxiv.org/abs/1711.00937)",
+    )
+
+    def __init__(self, config: VQVAEConfig | dict | None = None, **overrides: object) -> None:
+        super().__init__(config, **overrides)
+        self.encoder = keras_init_(VQVAEEncoder(self.config))
+        self.quantizer = VectorQuantizer(
+            self.config.num_codes,
+            self.config.code_dim,
+            beta=self.config.beta,
+            ema_decay=self.config.ema_decay,
+            dead_code_threshold=self.config.dead_code_threshold,
+        )
+        self.decoder = keras_init_(VQVAEDecoder(self.config))
+        # The prior stage attaches its network here (model.prior = GatedPixelCNN(...)); to
+        # come back from save_pretrained, the config must then describe it as well.
+        self.register_module("prior", None)
+        self.register_buffer("data_variance", torch.ones(()))
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def code_grid(self) -> tuple[int, int]:
+        """``(h, w)`` of the code grid of one image."""
+        side = self.config.grid_size()
+        return side, side
+
+    def data_contract(self) -> dict:
+        """The base contract plus the code grid and the number of codes."""
+        contract = super().data_contract()
+        contract["code_grid"] = list(self.code_grid)
+        contract["num_codes"] = self.config.num_codes
+        return contract
+
+    # ------------------------------------------------------------------ checks
+    def _check_images(self, x: torch.Tensor) -> None:
+        size, channels = self.config.image_size, self.config.channels
+        if x.dim() != 4 or tuple(x.shape[1:]) != (channels, size, size):
+            raise GanzooError(
+                f"this VQ-VAE takes images (N, {channels}, {size}, {size}) in [-1, 1], "
+                f"got a tensor of shape {tuple(x.shape)}"
+            )
+
+    def _check_codes(self, codes: torch.Tensor) -> None:
+        if codes.dim() != 3 or tuple(codes.shape[1:]) != self.code_grid:
+            h, w = self.code_grid
+            raise GanzooError(
+                f"this VQ-VAE decodes code grids (N, {h}, {w}), got a tensor of shape "
+                f"{tuple(codes.shape)}"
+            )
+
+    def _to_images(self, decoded: torch.Tensor) -> torch.Tensor:
+        """The decoder's raw output as images in ``[-1, 1]``."""
+        if self.config.reconstruction == "bernoulli":
+            return torch.sigmoid(decoded) * 2.0 - 1.0
+        return decoded.clamp(-1.0, 1.0)
+
+    # ------------------------------------------------------------------ training
+    def forward(self, x: torch.Tensor) -> VQVAEOutput:
+        """Encode, quantise and decode ``x`` in ``[-1, 1]``; return outputs and losses.
+
+        In training mode the quantiser also updates its usage average (and an EMA
+        codebook). The MSE loss divides by the buffer ``data_variance``: set it to the
+        training images' variance (in ``[-1, 1]``) before training.
+        """
+        self._check_images(x)
+        z_e = self.encoder(x)
+        vq = self.quantizer(z_e)
+        decoded = self.decoder(vq.z_q)
+        if self.config.reconstruction == "bernoulli":
+            reconstruction = bernoulli_nll(decoded, (x + 1.0) / 2.0)
+        else:
+            reconstruction = vq_mse_reconstruction(decoded, x, self.data_variance)
+        return VQVAEOutput(
+            decoded=decoded,
+            z_e=z_e,
+            vq=vq,
+            reconstruction_loss=reconstruction,
+            loss=reconstruction + vq.loss,
+        )
+
+    # ------------------------------------------------------------------ inference
+    def encode(  # type: ignore[override]
+        self, x: torch.Tensor, return_latents: bool = False
+    ) -> torch.Tensor | VQEncoding:
+        """Code grids ``(N, h, w)`` (long) of images ``(N, C, H, W)`` in ``[-1, 1]``.
+
+        Args:
+            x: the images.
+            return_latents: also return the encoder's outputs ``z_e`` (a :class:`VQEncoding`).
+
+        Raises:
+            GanzooError: for images of the wrong shape.
+
+        """
+        self._check_images(x)
+        z_e = self.encoder(x)
+        codes = self.quantizer.encode(z_e)
+        return VQEncoding(codes, z_e) if return_latents else codes
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Images ``(N, C, H, W)`` in ``[-1, 1]`` from code grids ``(N, h, w)``.
+
+        Raises:
+            GanzooError: for a grid of the wrong shape or codes outside ``[0, num_codes)``.
+
+        """
+        self._check_codes(codes)
+        return self._to_images(self.decoder(self.quantizer.lookup(codes)))
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Images through the code grid: ``decode(encode(x))``."""
+        return self.decode(self.encode(x))  # type: ignore[arg-type]
+
+    def sample(
+        self, n: int, seed: int | None = None, device: str | torch.device | None = None
+    ) -> torch.Tensor:
+        """Draw ``n`` code grids from the prior and decode them: ``(n, C, H, W)`` in ``[-1, 1]``.
+
+        The same ``seed`` gives the same images on any device (codes are drawn with a CPU
+        generator).
+
+        Raises:
+            GanzooError: if the model has no prior (naming how to train one), or for a
+                non-positive ``n``.
+
+        """
+        if self.prior is None:
+            raise GanzooError(NO_PRIOR_HINT)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise GanzooError(f"n must be a positive integer, got {n!r}")
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        h, w = self.code_grid
+        codes = self.prior.sample(n, h, w, generator=generator, device=self.device)
+        images = self.decode(codes)
+        return images if device is None else images.to(device)
