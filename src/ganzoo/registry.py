@@ -45,7 +45,7 @@ class ModelEntry:
 
 
 _MODELS: dict[str, ModelEntry] = {}
-_TRAINERS: dict[str, TrainerEntry] = {}
+_TRAINERS: dict[str, dict[str, TrainerEntry]] = {}
 
 
 def _load_builtins(trainers: bool = False) -> None:
@@ -104,9 +104,17 @@ def register_model(
     return decorator
 
 
+#: Stage name of a trainer registered without one: the stage that trains from scratch.
+DEFAULT_STAGE = "train"
+
+
 @dataclass(frozen=True)
 class TrainerEntry:
-    """How one architecture is trained.
+    """How one stage of one architecture is trained.
+
+    Most architectures have one stage. A VQ-VAE has two: the autoencoder is trained
+    from scratch (``ganzoo train vqvae``), then a prior over its codes is trained on the
+    frozen autoencoder (``ganzoo train vqvae --stage prior --from runs/vq``).
 
     Attributes:
         architecture: registry name of the architecture, e.g. ``"wgan-gp"``.
@@ -115,6 +123,10 @@ class TrainerEntry:
             ``wgan-gp``), each with its own recipes.
         recipes: named training configurations (``ganzoo train --recipe``).
         default_recipe: the recipe used when none is asked for.
+        stage: the stage's name (``ganzoo train --stage``).
+        from_stage: ``None`` for the stage that starts from a new model (each architecture
+            has exactly one, its default stage); otherwise the stage whose trained model this
+            one continues (``ganzoo train --from``).
 
     """
 
@@ -122,38 +134,65 @@ class TrainerEntry:
     cls: type
     recipes: Mapping[str, Any] = field(default_factory=dict)
     default_recipe: str = "report"
+    stage: str = DEFAULT_STAGE
+    from_stage: str | None = None
+
+    @property
+    def continues(self) -> bool:
+        """Whether the stage starts from a trained model (``--from``) instead of a new one."""
+        return self.from_stage is not None
 
 
 def register_trainer(
-    name: str, recipes: Mapping[str, Any] | None = None, default_recipe: str = "report"
+    name: str,
+    recipes: Mapping[str, Any] | None = None,
+    default_recipe: str = "report",
+    *,
+    stage: str = DEFAULT_STAGE,
+    from_stage: str | None = None,
 ) -> Callable[[type[T]], type[T]]:
-    """Class decorator that registers a trainer for the architecture ``name``.
+    """Class decorator that registers a trainer for one stage of the architecture ``name``.
 
     Stack it to let one trainer class train several architectures, each with its own
     recipes: ``ganzoo train wgan-gp`` then finds the class and the recipe through this
-    table, with no test of names anywhere.
+    table, with no test of names anywhere. An architecture trained in stages registers
+    one trainer per stage: the one with ``from_stage=None`` is its default stage (it
+    builds a new model); the others continue the model another stage trained.
 
     Args:
         name: the architecture the trainer trains.
         recipes: named configurations for that architecture (default: the class's
             ``recipes`` attribute).
         default_recipe: the recipe :func:`get_trainer_entry` callers use by default.
+        stage: the stage's name (``ganzoo train --stage``).
+        from_stage: the stage whose trained model this stage continues (``None``: this is
+            the stage that starts from a new model).
 
     Raises:
-        GanzooError: if a trainer is already registered under ``name``.
+        GanzooError: if a trainer is already registered for ``name`` and ``stage``, or
+            ``name`` already has a stage that starts from a new model.
 
     """
 
     def decorator(cls: type[T]) -> type[T]:
-        if name in _TRAINERS:
+        stages = _TRAINERS.get(name, {})
+        if stage in stages:
+            where = "" if stage == DEFAULT_STAGE else f" (stage '{stage}')"
             raise GanzooError(
-                f"trainer name '{name}' is already registered by "
-                f"{_TRAINERS[name].cls.__qualname__}; choose another name"
+                f"trainer name '{name}'{where} is already registered by "
+                f"{stages[stage].cls.__qualname__}; choose another name"
+            )
+        if from_stage is None and any(not e.continues for e in stages.values()):
+            first = next(e for e in stages.values() if not e.continues)
+            raise GanzooError(
+                f"'{name}' already has a stage that starts from a new model ('{first.stage}'); "
+                "register this one with from_stage=<the stage it continues>"
             )
         own = dict(recipes if recipes is not None else getattr(cls, "recipes", {}) or {})
         if own and default_recipe not in own:
             raise TypeError(f"default recipe '{default_recipe}' is not among {sorted(own)}")
-        _TRAINERS[name] = TrainerEntry(name, cls, own, default_recipe)
+        entry = TrainerEntry(name, cls, own, default_recipe, stage, from_stage)
+        _TRAINERS.setdefault(name, {})[stage] = entry
         return cls
 
     return decorator
@@ -187,31 +226,74 @@ def get_model_entry(name: str) -> ModelEntry:
         ) from None
 
 
-def get_trainer_entry(name: str) -> TrainerEntry:
-    """Return the :class:`TrainerEntry` of architecture ``name`` (trainer class and recipes).
+def get_trainer_entry(name: str, stage: str | None = None) -> TrainerEntry:
+    """Return the :class:`TrainerEntry` of architecture ``name`` and ``stage``.
+
+    Args:
+        name: the architecture.
+        stage: one of :func:`list_stages` (default: the stage that starts from a new model).
 
     Raises:
-        GanzooError: for an unknown name, with the closest known names.
+        GanzooError: for an unknown name or stage, with the closest known names.
 
     """
     _load_builtins(trainers=True)
     try:
-        return _TRAINERS[name]
+        stages = _TRAINERS[name]
     except KeyError:
         raise GanzooError(
             f"no trainer for '{name}'{did_you_mean(name, _TRAINERS)}; "
             f"trainers exist for: {', '.join(sorted(_TRAINERS)) or 'none'}"
         ) from None
+    if stage is None:
+        first = [e for e in stages.values() if not e.continues]
+        if not first:
+            raise GanzooError(
+                f"'{name}' has no stage that starts from a new model; stages: "
+                f"{', '.join(sorted(stages))} (pass --stage)"
+            )
+        return first[0]
+    try:
+        return stages[stage]
+    except KeyError:
+        raise GanzooError(
+            f"'{name}' has no training stage '{stage}'{did_you_mean(stage, stages)}; "
+            f"stages: {', '.join(list_stages(name))}"
+        ) from None
 
 
-def get_trainer(name: str) -> type:
-    """Return the trainer class registered for architecture ``name``.
+def list_stages(name: str) -> list[str]:
+    """The training stages of architecture ``name``, the default (from a new model) first.
 
     Raises:
-        GanzooError: for an unknown name, with the closest known names.
+        GanzooError: for an architecture without a trainer.
 
     """
-    return get_trainer_entry(name).cls
+    _load_builtins(trainers=True)
+    if name not in _TRAINERS:
+        get_trainer_entry(name)  # raises the unknown-name error with its suggestions
+    stages = _TRAINERS[name]
+    return sorted(stages, key=lambda s: (stages[s].continues, s))
+
+
+def trainer_entries(name: str) -> list[TrainerEntry]:
+    """Every stage's :class:`TrainerEntry` of architecture ``name``, the default first.
+
+    Raises:
+        GanzooError: for an architecture without a trainer.
+
+    """
+    return [_TRAINERS[name][stage] for stage in list_stages(name)]
+
+
+def get_trainer(name: str, stage: str | None = None) -> type:
+    """Return the trainer class registered for architecture ``name`` (and ``stage``).
+
+    Raises:
+        GanzooError: for an unknown name or stage, with the closest known names.
+
+    """
+    return get_trainer_entry(name, stage).cls
 
 
 def model_entries() -> list[ModelEntry]:
