@@ -24,12 +24,16 @@ Presets (the report's networks, counts checked by the tests):
 * ``cifar10``: 32×32×3, ``d = 64``, ``K = 512``, an 8×8 code grid; encoder 404,864
   and decoder 518,275 parameters.
 
-Sampling needs a prior over code grids (the paper fits a PixelCNN): ``.prior`` holds it
-once trained, and ``sample`` draws codes from it and decodes them.
+Sampling needs a prior over code grids (the paper fits a PixelCNN): ``.prior`` holds a
+:class:`~ganzoo.nn.pixelcnn.GatedPixelCNN` once :meth:`VQVAE.attach_prior` made one, and
+``sample`` draws codes from it and decodes them. The config records the prior
+(``VQVAEConfig.prior``), so one folder — one ``from_pretrained`` — brings back encoder,
+codebook, decoder and prior.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -42,6 +46,7 @@ from ganzoo.errors import GanzooError, did_you_mean
 from ganzoo.losses import bernoulli_nll, vq_mse_reconstruction
 from ganzoo.models.base import ZooModel
 from ganzoo.nn.init import keras_init_
+from ganzoo.nn.pixelcnn import PRIOR_PRESETS, GatedPixelCNN, GatedPixelCNNConfig
 from ganzoo.nn.vq import VectorQuantizer, VQOutput
 from ganzoo.registry import register_model
 
@@ -54,7 +59,8 @@ RECONSTRUCTIONS = ("mse", "bernoulli")
 #: The fix named when a VQ-VAE without a prior is asked to sample.
 NO_PRIOR_HINT = (
     "this VQ-VAE has no prior over its codes, so it cannot sample (encode, decode and "
-    "reconstruct work); train one with `ganzoo train vqvae --stage prior ...`"
+    "reconstruct work); train one with `ganzoo train vqvae --stage prior --from <this model> "
+    "--out <new folder>` or model.attach_prior()"
 )
 
 
@@ -86,6 +92,10 @@ class VQVAEConfig:
             average) are restarted by ``quantizer.restart_dead_codes`` when a training
             recipe asks for restarts.
         dataset: the data set the model is meant for.
+        prior: the configuration of the gated PixelCNN prior over the code grid, or
+            ``None`` for a model without a prior (it encodes, decodes and reconstructs but
+            cannot sample). Set by :meth:`VQVAE.attach_prior`; its ``num_codes`` must be
+            ``num_codes``.
 
     """
 
@@ -102,6 +112,7 @@ class VQVAEConfig:
     ema_decay: float | None = None
     dead_code_threshold: float = 1.0
     dataset: str = "mnist"
+    prior: GatedPixelCNNConfig | None = None
 
     def __post_init__(self) -> None:
         for name in ("encoder_widths", "encoder_strides", "decoder_widths", "decoder_strides"):
@@ -150,6 +161,11 @@ class VQVAEConfig:
             for stride in strides:
                 if stride not in (1, 2):
                     raise GanzooError(f"{side}_strides must each be 1 or 2, got {stride}")
+        if self.prior is not None and self.prior.num_codes != self.num_codes:
+            raise GanzooError(
+                f"prior.num_codes must be the codebook's size {self.num_codes}, got "
+                f"{self.prior.num_codes}"
+            )
         decoded = self.grid_size() * math.prod(self.decoder_strides)
         if decoded != self.image_size:
             raise GanzooError(
@@ -293,10 +309,93 @@ class VQVAE(ZooModel):
             dead_code_threshold=self.config.dead_code_threshold,
         )
         self.decoder = keras_init_(VQVAEDecoder(self.config))
-        # The prior stage attaches its network here (model.prior = GatedPixelCNN(...)); to
-        # come back from save_pretrained, the config must then describe it as well.
-        self.register_module("prior", None)
+        self.register_module(
+            "prior", GatedPixelCNN(self.config.prior) if self.config.prior is not None else None
+        )
         self.register_buffer("data_variance", torch.ones(()))
+
+    # ------------------------------------------------------------------ parts
+    def default_prior_config(self) -> GatedPixelCNNConfig:
+        """The prior :meth:`attach_prior` builds when given none.
+
+        ``PRIOR_PRESETS[dataset]`` when the model's data set has a preset of the same
+        codebook size (the bundled MNIST and CIFAR-10 priors), else the default
+        :class:`~ganzoo.nn.pixelcnn.GatedPixelCNNConfig` sized to the codebook.
+        """
+        preset = PRIOR_PRESETS.get(self.config.dataset)
+        if preset is not None and preset.num_codes == self.config.num_codes:
+            return dataclasses.replace(preset)
+        return GatedPixelCNNConfig(num_codes=self.config.num_codes)
+
+    def attach_prior(self, config: GatedPixelCNNConfig | dict | None = None) -> GatedPixelCNN:
+        """Build a new (untrained) gated PixelCNN prior over this model's codes and attach it.
+
+        The config records it (``config.prior``), so ``save_pretrained`` and
+        ``from_pretrained`` carry it. A prior already attached is replaced.
+
+        Args:
+            config: the prior's configuration, or a dict of the fields to change from
+                :meth:`default_prior_config` (``num_codes`` defaults to the codebook's size
+                and must equal it).
+
+        Returns:
+            The new prior, on the model's device.
+
+        Raises:
+            GanzooError: for a bad field or a ``num_codes`` other than the codebook's size.
+
+        """
+        from ganzoo.registry import replace_config
+
+        if config is None or isinstance(config, dict):
+            config = replace_config(self.default_prior_config(), **(config or {}))
+        elif not isinstance(config, GatedPixelCNNConfig):
+            raise GanzooError(
+                f"attach_prior takes a GatedPixelCNNConfig or a dict of its fields, "
+                f"got {type(config).__name__}"
+            )
+        self.config = replace_config(self.config, prior=config)  # checks num_codes
+        prior = GatedPixelCNN(self.config.prior).to(self.device)
+        self.prior = prior
+        return prior
+
+    def remove_prior(self) -> None:
+        """Drop the prior (and its config): the model then encodes and decodes but cannot sample."""
+        self.prior = None
+        self.config = dataclasses.replace(self.config, prior=None)
+
+    def use_ema_codebook(self, decay: float) -> None:
+        """Switch the codebook to exponential-moving-average updates (``ema_decay = decay``).
+
+        The codes, their usage averages and the data variance are kept; the codebook
+        becomes a buffer updated in training-mode forwards instead of a parameter (build
+        the optimiser after this). The config records it, so checkpoints load back.
+
+        Raises:
+            GanzooError: for a decay outside ``(0, 1)``.
+
+        """
+        from ganzoo.registry import replace_config
+
+        if self.config.ema_decay == decay:
+            return
+        config = replace_config(self.config, ema_decay=decay)
+        old = self.quantizer
+        new = VectorQuantizer(
+            config.num_codes,
+            config.code_dim,
+            beta=config.beta,
+            ema_decay=config.ema_decay,
+            dead_code_threshold=config.dead_code_threshold,
+        ).to(old.codebook.device)
+        with torch.no_grad():
+            new.codebook.copy_(old.codebook)
+            new.cluster_size.copy_(old.cluster_size)
+            if new.uses_ema:
+                # e_k = m_k / N_k: the running sums that give back the current codes
+                new.ema_weight.copy_(old.codebook * old.cluster_size.unsqueeze(1))
+        self.quantizer = new
+        self.config = config
 
     # ------------------------------------------------------------------ metadata
     @property
