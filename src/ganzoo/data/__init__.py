@@ -14,6 +14,7 @@ The package has one module per job:
 * ``readers``: the file formats (IDX, ``.npz``, CIFAR-10 batches, image folders).
 * ``subsets``: :func:`labeled_subset`, the class-balanced labeled examples.
 * ``batching``: :class:`DeviceBatcher` and :func:`iterate_batches`.
+* ``codes``: :class:`CodeGridDataset`, the integer code grids a VQ-VAE's prior trains on.
 
 Known names for :func:`load_dataset`:
 
@@ -27,6 +28,7 @@ Known names for :func:`load_dataset`:
   under the data root cannot run code (it is refused with an error).
 * ``art64``: ``<root>/abstract-art/images64.npz`` (64x64 RGB, no labels).
 * ``npz:<file>``: any ``.npz`` with an image array ``x`` and optional labels ``y``.
+* ``image:<file>``: one picture (png, jpg, jpeg, bmp, webp), as a set of one image.
 * ``folder:<dir>``: a folder of image files, ImageFolder-style class subfolders
   give labels.
 
@@ -40,6 +42,7 @@ variable, else ``~/.cache/ganzoo/data`` (see :func:`default_root`).
 from __future__ import annotations
 
 from ganzoo.data.batching import DeviceBatcher, iterate_batches
+from ganzoo.data.codes import CodeGridDataset
 from ganzoo.data.dataset import ImageDataset, to_unit_range
 from ganzoo.data.readers import read_idx
 from ganzoo.data.sources import (
@@ -52,6 +55,7 @@ from ganzoo.data.subsets import labeled_subset
 
 __all__ = [
     "DATASET_NAMES",
+    "CodeGridDataset",
     "DEBIAN_FASHION_MNIST_DIR",
     "DeviceBatcher",
     "ImageDataset",

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import torch
 
 from ganzoo.data.dataset import ImageDataset, to_unit_range
 from ganzoo.errors import GanzooError
+
+if TYPE_CHECKING:
+    from ganzoo.data.codes import CodeGridDataset
 
 __all__ = ["DeviceBatcher", "iterate_batches"]
 
@@ -25,7 +29,8 @@ class DeviceBatcher:
     The images (``uint8``) and labels are copied to ``device`` once. Each batch is drawn
     with replacement by ``torch.randint`` on a generator that lives on the same device,
     gathered and scaled to ``[-1, 1]`` there: a training step does no host work and no
-    host-device copy.
+    host-device copy. A :class:`~ganzoo.data.codes.CodeGridDataset` is batched the same
+    way; its integer code grids come out as they are (``int64``, not scaled).
 
     Every draw comes from ``generator`` and nothing else, so the generator's state is the
     batcher's whole state: the trainer checkpoints the generator it passes in
@@ -33,8 +38,8 @@ class DeviceBatcher:
     uninterrupted run would have.
 
     Args:
-        dataset: The data set to draw from.
-        batch_size: Images per batch.
+        dataset: The data set to draw from: images or code grids.
+        batch_size: Examples per batch.
         device: Where the data and the generator live.
         generator: A generator on ``device`` to use; by default a new one seeded with ``seed``.
         seed: Seed for the default generator.
@@ -47,7 +52,7 @@ class DeviceBatcher:
 
     def __init__(
         self,
-        dataset: ImageDataset,
+        dataset: ImageDataset | CodeGridDataset,
         batch_size: int,
         device: torch.device | str,
         generator: torch.Generator | None = None,
@@ -59,7 +64,10 @@ class DeviceBatcher:
             raise GanzooError(f"data set {dataset.name!r} is empty; nothing to draw batches from")
         self.device = _resolve_device(device)
         self.batch_size = int(batch_size)
-        self.images = dataset.images.to(self.device)
+        is_images = isinstance(dataset, ImageDataset)
+        #: Every example, on the device: uint8 images or int64 code grids.
+        self.examples = (dataset.images if is_images else dataset.codes).to(self.device)
+        self._scale = to_unit_range if is_images else None
         self.labels = None if dataset.labels is None else dataset.labels.to(self.device)
         self.num_examples = len(dataset)
         if generator is None:
@@ -79,15 +87,15 @@ class DeviceBatcher:
         """Draw one random batch.
 
         Returns:
-            ``(images, labels)``: ``float32`` images ``(batch_size, C, H, W)`` in
-            ``[-1, 1]`` and ``int64`` labels ``(batch_size,)`` (``None`` if unlabeled),
-            both on the device.
+            ``(examples, labels)``: ``float32`` images ``(batch_size, C, H, W)`` in
+            ``[-1, 1]`` (or ``int64`` code grids ``(batch_size, h, w)``) and ``int64``
+            labels ``(batch_size,)`` (``None`` if unlabeled), both on the device.
 
         """
         idx = torch.randint(
             self.num_examples, (self.batch_size,), device=self.device, generator=self.generator
         )
-        x = to_unit_range(self.images[idx])
+        x = self.examples[idx] if self._scale is None else self._scale(self.examples[idx])
         y = None if self.labels is None else self.labels[idx]
         return x, y
 

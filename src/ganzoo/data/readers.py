@@ -26,12 +26,13 @@ __all__ = [
     "SafeBatchUnpickler",
     "read_cifar_batch",
     "read_idx",
+    "read_image_files",
     "read_image_folder",
     "read_npz_arrays",
     "to_nchw",
 ]
 
-#: File name endings read by :func:`read_image_folder`.
+#: File name endings read by :func:`read_image_folder` (and ``image:<file>``).
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
 _GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 
@@ -345,7 +346,34 @@ def read_image_folder(
             f"*.png/jpg/jpeg/bmp/webp under {directory}",
             "put image files there (optionally in one subfolder per class)",
         )
-    from PIL import Image, ImageOps  # lazy: only needed for folders
+    images = read_image_files(files, image_size, channels)
+    rel_parts = [p.relative_to(directory).parts for p in files]
+    if all(len(parts) == 2 for parts in rel_parts):
+        classes = tuple(sorted({parts[0] for parts in rel_parts}))
+        index = {c: i for i, c in enumerate(classes)}
+        labels = torch.tensor([index[parts[0]] for parts in rel_parts], dtype=torch.int64)
+        return images, labels, classes
+    return images, None, None
+
+
+def read_image_files(
+    files: Sequence[Path], image_size: int, channels: int | None = None
+) -> torch.Tensor:
+    """Read image files, in order, center-cropped and resized to ``image_size`` squares.
+
+    Args:
+        files: The image files (at least one).
+        image_size: Output side length (Lanczos resizing after a centred square crop).
+        channels: 1 (grayscale), 3 (RGB), or ``None``: 1 when every image is grayscale.
+
+    Returns:
+        uint8 images ``(len(files), C, image_size, image_size)``.
+
+    Raises:
+        GanzooError: If an image is unreadable.
+
+    """
+    from PIL import Image, ImageOps  # lazy: only needed for image files
 
     def opened(p: Path, use: Callable[[Any], Any]) -> Any:
         try:
@@ -375,12 +403,4 @@ def read_image_folder(
         else:
             mode = "L" if channels == 1 else "RGB"
         arrays = list(pool.map(lambda p: load(p, mode), files))
-    images = torch.from_numpy(np.stack(arrays))
-
-    rel_parts = [p.relative_to(directory).parts for p in files]
-    if all(len(parts) == 2 for parts in rel_parts):
-        classes = tuple(sorted({parts[0] for parts in rel_parts}))
-        index = {c: i for i, c in enumerate(classes)}
-        labels = torch.tensor([index[parts[0]] for parts in rel_parts], dtype=torch.int64)
-        return images, labels, classes
-    return images, None, None
+    return torch.from_numpy(np.stack(arrays))

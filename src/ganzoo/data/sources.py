@@ -1,8 +1,9 @@
 """Where data sets come from: a table from name to loader, and :func:`load_dataset`.
 
 :data:`SOURCES` maps each name to a :class:`Source`: the loader function, its splits,
-its aliases and, for the ``npz:<file>`` and ``folder:<dir>`` forms, what kind of path
-follows the colon. Adding a data set is one loader function and one entry in the table.
+its aliases and, for the ``npz:<file>``, ``folder:<dir>`` and ``image:<file>`` forms,
+what kind of path follows the colon. Adding a data set is one loader function and one
+entry in the table.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from ganzoo.data.dataset import (
     resize_square,
 )
 from ganzoo.data.readers import (
+    IMAGE_EXTENSIONS,
     first_line,
     labels_tensor,
     missing,
     read_cifar_batch,
     read_idx,
+    read_image_files,
     read_image_folder,
     read_npz_arrays,
     to_nchw,
@@ -369,6 +372,21 @@ def _load_folder(req: Request) -> ImageDataset:
     return ImageDataset(images, labels, f"folder:{directory}", num_classes, classes)
 
 
+def _load_image(req: Request) -> ImageDataset:
+    path = req.path
+    assert path is not None
+    if not path.is_file():
+        raise missing("image file", str(path), "check the path after image:")
+    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise GanzooError(
+            f"{path.name} is not an image file ({', '.join(sorted(IMAGE_EXTENSIONS))}); "
+            "use npz:<file> for arrays or folder:<dir> for a folder of images"
+        )
+    size = 64 if req.image_size is None else req.image_size
+    images = read_image_files([path], size, req.channels)
+    return ImageDataset(images, None, f"image:{path}", None)
+
+
 # --------------------------------------------------------------------------------------
 # The table
 
@@ -382,6 +400,7 @@ SOURCES: dict[str, Source] = {
     "art64": Source(_load_art64, _ONE_SPLIT),
     "npz": Source(_load_npz, _ONE_SPLIT, path="file"),
     "folder": Source(_load_folder, _ONE_SPLIT, path="dir"),
+    "image": Source(_load_image, _ONE_SPLIT, path="file"),
 }
 
 #: Names accepted by :func:`load_dataset` besides the ``npz:`` and ``folder:`` forms.
@@ -399,7 +418,7 @@ def _spellings() -> dict[str, str]:
 
 
 def _needs_path(form: str) -> GanzooError:
-    example = "data.npz" if SOURCES[form].path == "file" else "images"
+    example = {"npz": "data.npz", "image": "picture.png"}.get(form, "images")
     return GanzooError(f"{form}: needs a path, e.g. {form}:/path/to/{example}")
 
 
@@ -437,11 +456,11 @@ def load_dataset(
 
     Args:
         name: ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``, ``"art64"``,
-            ``"npz:<file>"`` or ``"folder:<dir>"`` (see the package docs for layouts);
-            any key or alias of :data:`SOURCES`.
+            ``"npz:<file>"``, ``"folder:<dir>"`` or ``"image:<file>"`` (one picture); see
+            the package docs for layouts; any key or alias of :data:`SOURCES`.
         split: ``"train"`` or ``"test"``; ``"all"`` concatenates both for MNIST,
-            Fashion-MNIST and CIFAR-10. ``art64``, ``npz:`` and ``folder:`` sets have a
-            single split, read with ``"train"`` (or ``"all"``).
+            Fashion-MNIST and CIFAR-10. ``art64``, ``npz:``, ``folder:`` and ``image:``
+            sets have a single split, read with ``"train"`` (or ``"all"``).
         root: Data root; defaults to :func:`default_root`.
         download: Download MNIST, Fashion-MNIST or CIFAR-10 through torchvision into
             ``root`` when the files are not already there.
