@@ -1,4 +1,4 @@
-"""Measuring models: accuracy and confusions, reconstruction error, a generic evaluator.
+"""Measuring models: accuracy and confusions, reconstruction, codebook usage, one evaluator.
 
 The generative metrics (FID, KID, the data set's own floor) live in :mod:`ganzoo.fid`;
 :func:`generative_metrics` and :func:`fid_floor` are re-exported here.
@@ -10,6 +10,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import torch
+import torch.nn.functional as F
 
 from ganzoo.data import ImageDataset, iterate_batches
 from ganzoo.errors import GanzooError
@@ -25,7 +26,9 @@ __all__ = [
     "evaluate_model",
     "fid_floor",
     "generative_metrics",
+    "psnr_from_mse",
     "reconstruction_error",
+    "vq_metrics",
 ]
 
 
@@ -125,17 +128,72 @@ def reconstruction_error(
             (model.reconstruct(images).float() - images).pow(2).mean(dim=(1, 2, 3)).sum().double()
         )
     mse = total.item() / len(data)
-    # PSNR on [0, 1] pixels: the [-1, 1] range is twice as wide, so MSE shrinks by 4.
-    psnr = 10 * math.log10(1.0 / (mse / 4)) if mse > 0 else math.inf
-    return {"mse": mse, "psnr": psnr}
+    return {"mse": mse, "psnr": psnr_from_mse(mse)}
+
+
+def psnr_from_mse(mse: float) -> float:
+    """PSNR in dB of a mean squared error measured on ``[-1, 1]`` pixels.
+
+    The PSNR is that of ``[0, 1]`` pixels (peak 1): the ``[-1, 1]`` range is twice as
+    wide, so its MSE is four times larger: ``PSNR = 10 log10(4 / mse)``.
+    """
+    return 10 * math.log10(4.0 / mse) if mse > 0 else math.inf
+
+
+@torch.no_grad()
+def vq_metrics(model: ZooModel, data: ImageDataset, batch_size: int = 500) -> dict[str, float]:
+    """A VQ-VAE on ``data`` in one pass: reconstruction, codebook usage and the prior's NLL.
+
+    Returns:
+        ``mse`` and ``psnr`` (dB) of ``decode(encode(x))`` as :func:`reconstruction_error`
+        measures them; ``perplexity``, ``exp(H(p))`` of the frequencies ``p`` of the codes
+        over the whole of ``data`` (1 to K), and ``used_codes``, the number of codes used
+        at least once; with a prior, ``prior_bits_per_dim``, its negative log-likelihood
+        of the code grids in bits per code (``log2 K`` for a uniform prior).
+
+    Raises:
+        GanzooError: for an empty data set.
+
+    """
+    if len(data) == 0:
+        raise GanzooError(f"data set '{data.name}' is empty; nothing to measure")
+    device, k = model.device, int(model.config.num_codes)
+    squared = torch.zeros((), dtype=torch.float64, device=device)
+    nll = torch.zeros((), dtype=torch.float64, device=device)
+    counts = torch.zeros(k, dtype=torch.long, device=device)
+    prior = getattr(model, "prior", None)
+    positions = 0
+    for images, _ in iterate_batches(data, batch_size, device):
+        codes = model.encode(images)
+        rebuilt = model.decode(codes).float()
+        squared += (rebuilt - images).pow(2).mean(dim=(1, 2, 3)).sum().double()
+        flat = codes.flatten()
+        counts.scatter_add_(0, flat, torch.ones_like(flat))  # no host sync, unlike bincount
+        positions += flat.numel()
+        if prior is not None:
+            logits = prior(codes).float()
+            nll += F.cross_entropy(logits, codes, reduction="sum").double()
+    mse = squared.item() / len(data)
+    probs = counts.double() / positions
+    results = {
+        "mse": mse,
+        "psnr": psnr_from_mse(mse),
+        "perplexity": torch.exp(-torch.special.xlogy(probs, probs).sum()).item(),
+        "used_codes": int((counts > 0).sum()),
+    }
+    if prior is not None:
+        results["prior_bits_per_dim"] = nll.item() / positions / math.log(2.0)
+    return results
 
 
 def evaluate_model(model: ZooModel, data: ImageDataset, batch_size: int = 1000) -> dict[str, Any]:
-    """Every measure the model supports on ``data``: accuracy, reconstruction error.
+    """Every measure the model supports on ``data``: accuracy, reconstruction error, codes.
 
     A classifier on labeled data gets ``accuracy`` and, from the same pass over the
     data, each class's accuracy and its largest confusions (:func:`confusion_summary`);
-    a model that reconstructs gets ``mse`` and ``psnr``.
+    a model that reconstructs gets ``mse`` and ``psnr``; a model with a codebook (a
+    ``quantizer``: the VQ-VAE) also gets its ``perplexity`` and ``used_codes``, and with a
+    ``prior`` the prior's ``prior_bits_per_dim`` (:func:`vq_metrics`).
 
     Raises:
         GanzooError: if the model offers nothing to measure on this data.
@@ -146,7 +204,9 @@ def evaluate_model(model: ZooModel, data: ImageDataset, batch_size: int = 1000) 
         counts = confusion_matrix(model, data, batch_size)
         results["accuracy"] = counts.trace().item() / len(data)
         results.update(confusion_summary(counts))
-    if model.can("reconstruct"):
+    if getattr(model, "quantizer", None) is not None:
+        results.update(vq_metrics(model, data, batch_size))
+    elif model.can("reconstruct"):
         results.update(reconstruction_error(model, data, batch_size))
     if not results:
         hint = "; for a generator ask for FID/KID (--metric fid,kid)" if model.can("sample") else ""

@@ -463,3 +463,89 @@ def sample_batches(
         with torch.inference_mode():
             images = model.sample(min(batch_size, n - start), seed=chunk_seed)
         yield images.cpu()
+
+
+# ----------------------------------------------------------------------------- VQ-VAE pictures
+def code_colors(num_codes: int) -> torch.Tensor:
+    """A fixed colour per code, ``(num_codes, 3)`` in ``[0, 1]``.
+
+    Hues step by the golden ratio, so codes with nearby indices get distant hues and
+    the regions of a code map stand apart; the same code has the same colour in every
+    picture.
+    """
+    index = torch.arange(num_codes, dtype=torch.float64)
+    hue = (index * 0.6180339887498949) % 1.0
+    saturation = 0.55 + 0.4 * ((index * 0.7548776662466927) % 1.0)
+    value = 0.65 + 0.35 * ((index * 0.5698402909980532) % 1.0)
+    # HSV to RGB: channel n takes v - v s max(0, min(k, 4 - k, 1)), k = (n + 6 h) mod 6
+    offsets = torch.tensor([5.0, 3.0, 1.0], dtype=torch.float64)
+    k = (offsets + hue.unsqueeze(1) * 6.0) % 6.0
+    ramp = torch.clamp(torch.minimum(k, 4.0 - k), 0.0, 1.0)
+    rgb = value.unsqueeze(1) - value.unsqueeze(1) * saturation.unsqueeze(1) * ramp
+    return rgb.float()
+
+
+def code_map_images(codes: torch.Tensor, num_codes: int, size: int) -> torch.Tensor:
+    """Code grids ``(N, h, w)`` as RGB pictures ``(N, 3, size, size)`` in ``[-1, 1]``.
+
+    Each position shows its code's colour (:func:`code_colors`), enlarged to ``size`` by
+    nearest-neighbour, the report's "code indices as images".
+
+    Raises:
+        GanzooError: for a grid that is not integer ``(N, h, w)`` with codes in
+            ``[0, num_codes)``.
+
+    """
+    if codes.dim() != 3 or codes.dtype.is_floating_point or codes.dtype == torch.bool:
+        raise GanzooError(f"codes must be an integer grid (N, h, w), got {tuple(codes.shape)}")
+    if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= num_codes):
+        raise GanzooError(f"codes must lie in [0, {num_codes})")
+    colors = code_colors(num_codes)[codes.long().cpu()]  # (N, h, w, 3)
+    pictures = colors.permute(0, 3, 1, 2) * 2.0 - 1.0
+    return torch.nn.functional.interpolate(pictures, size=(size, size), mode="nearest")
+
+
+@torch.no_grad()
+def reconstruction_panel(model: ZooModel, images: torch.Tensor) -> torch.Tensor:
+    """Inputs, their reconstructions and their code maps, as one batch of RGB pictures.
+
+    The report's figure of a VQ-VAE: for ``n`` images, ``3n`` pictures ``(3n, 3, H, W)``
+    in ``[-1, 1]`` on the CPU: the inputs, then ``model.reconstruct`` of them, then the
+    code-index maps (:func:`code_map_images`); tiled ``n`` per row they give three rows.
+    Grayscale images are shown as RGB.
+
+    Args:
+        model: a VQ-VAE (``encode`` gives code grids, ``decode`` images).
+        images: ``(n, C, H, W)`` in ``[-1, 1]``.
+
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        images = images.to(model.device)
+        codes = model.encode(images)
+        rebuilt = model.decode(codes)
+    finally:
+        model.train(was_training)
+    rows = [images.float().cpu(), rebuilt.float().cpu()]
+    rows = [x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x for x in rows]
+    size = images.shape[-1]
+    rows.append(code_map_images(codes, int(model.config.num_codes), size))
+    return torch.cat(rows)
+
+
+def save_reconstructions(
+    model: ZooModel, images: torch.Tensor, path: str | Path, overwrite: bool = False
+) -> Path:
+    """Write inputs above their reconstructions above their code maps as one image.
+
+    See :func:`reconstruction_panel`; each row holds the ``n`` images given.
+
+    Raises:
+        GanzooError: if ``path`` is not an image file name, exists (without
+            ``overwrite``) or cannot be written.
+
+    """
+    path = Path(path)
+    check_new_file(path, overwrite)
+    return save_grid(reconstruction_panel(model, images), path, nrow=len(images))
