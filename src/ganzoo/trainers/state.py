@@ -13,6 +13,7 @@ all back, so a resumed run continues bit-identically.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +191,10 @@ class TrainingState:
             saved_config=dataclasses.asdict(saved.config),
             config=dataclasses.asdict(trainer.config),
             saved_model=saved.model,
-            model=hub_config().get("config") if callable(hub_config) else None,
+            # through JSON, as the saved one was read: tuples become lists on disk
+            model=json.loads(json.dumps(hub_config().get("config")))
+            if callable(hub_config)
+            else None,
             saved_data=saved.data,
             data=trainer.data_fingerprint(),
         )
