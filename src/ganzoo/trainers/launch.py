@@ -15,11 +15,13 @@ import torch
 from ganzoo.data import load_dataset
 from ganzoo.errors import GanzooError, did_you_mean
 from ganzoo.registry import (
+    TrainerEntry,
     build_config,
     get_model_entry,
-    get_trainer,
     get_trainer_entry,
+    list_stages,
     replace_config,
+    trainer_entries,
 )
 from ganzoo.trainers.base import Trainer
 from ganzoo.trainers.config import TrainConfig, TrainResult
@@ -27,23 +29,30 @@ from ganzoo.trainers.run_folder import RESUMABLE_FIELDS, RunFolder, check_resume
 
 
 def build_train_config(
-    trainer: type[Trainer] | str, recipe: str | None = None, **overrides: Any
+    trainer: type[Trainer] | str,
+    recipe: str | None = None,
+    *,
+    stage: str | None = None,
+    **overrides: Any,
 ) -> TrainConfig:
     """A training config: a named recipe (or the default one) with fields overridden.
+
+    Asking for ``steps`` drops a recipe's ``epochs`` (the run then lasts those steps).
 
     Args:
         trainer: an architecture name (its recipes and default recipe come from the
             registry, e.g. ``"wgan-gp"``) or a trainer class (its ``recipes``, default
             ``"report"``).
         recipe: a recipe name (default: the architecture's default recipe).
+        stage: the architecture's training stage (default: its first); only with a name.
         **overrides: config fields to change.
 
     Raises:
-        GanzooError: for an unknown recipe or field.
+        GanzooError: for an unknown stage, recipe or field.
 
     """
     if isinstance(trainer, str):
-        entry = get_trainer_entry(trainer)
+        entry = get_trainer_entry(trainer, stage)
         trainer_cls, recipes, default = entry.cls, entry.recipes, entry.default_recipe
     else:
         trainer_cls, recipes, default = trainer, trainer.recipes, "report"
@@ -57,6 +66,8 @@ def build_train_config(
             f"{trainer_cls.__name__} has no recipe '{recipe}'{did_you_mean(recipe, names)}; "
             f"recipes: {', '.join(names) or 'none'}"
         )
+    if "steps" in overrides and "epochs" not in overrides and getattr(base, "epochs", None):
+        overrides = {**overrides, "epochs": None}
     return replace_config(base, **overrides)
 
 
@@ -74,6 +85,8 @@ def train(
     dataset: str | None = None,
     preset: str | None = None,
     recipe: str | None = None,
+    stage: str | None = None,
+    start_from: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
     data_root: str | Path | None = None,
@@ -92,6 +105,11 @@ def train(
             converted to the model's ``image_size`` and ``channels``.
         preset: model preset (default: the architecture's default).
         recipe: trainer recipe, e.g. ``"report"`` or ``"best"``.
+        stage: the training stage (default: the architecture's first, which builds a new
+            model; see :func:`ganzoo.registry.list_stages`).
+        start_from: for a stage that continues a trained model (e.g. a VQ-VAE's
+            ``prior``), that model: a folder, a pretrained name or a Hub repo id. Its run
+            folder is not written: ``out_dir`` is a new run.
         resume: continue from ``<out_dir>/checkpoint`` (model, options and data as saved
             there; only ``steps``, ``lr`` and how often things are logged or saved may
             change, see :data:`~ganzoo.trainers.run_folder.RESUMABLE_FIELDS`). A preset,
@@ -112,8 +130,10 @@ def train(
 
     """
     entry = get_model_entry(architecture)
-    trainer_cls = get_trainer(architecture)
+    stage_entry = get_trainer_entry(architecture, stage)
+    trainer_cls = stage_entry.cls
     out_dir = Path(out_dir)
+    _check_start(stage_entry, start_from, resume, out_dir, preset, model_overrides)
     run = RunFolder(out_dir)
     run.check_ours(overwrite)
     found = run.find_checkpoint()
@@ -123,16 +143,23 @@ def train(
         raise GanzooError(
             f"{out_dir} already holds a run; pass --resume to continue it or choose another --out"
         )
+    model = None
     if found is not None:
+        _check_run_stage(found, stage_entry)
         config, train_config = _resumed_configs(
-            found, architecture, trainer_cls, preset, recipe, model_overrides, train_overrides
+            found, architecture, stage_entry, preset, recipe, model_overrides, train_overrides
         )
         train_config = dataclasses.replace(train_config, out_dir=str(out_dir))
     else:
-        config = build_config(architecture, preset, **(model_overrides or {}))
         train_config = build_train_config(
-            architecture, recipe, **{**train_overrides, "out_dir": str(out_dir)}
+            architecture, recipe, stage=stage, **{**train_overrides, "out_dir": str(out_dir)}
         )
+        if stage_entry.continues:
+            model = _start_model(start_from, architecture, stage_entry)
+            config = model.config
+        else:
+            needed = _trainer_model_overrides(trainer_cls, train_config)
+            config = build_config(architecture, preset, **{**needed, **(model_overrides or {})})
     dataset = dataset or getattr(config, "dataset", None)
     if not dataset:
         raise GanzooError(f"'{architecture}' needs --dataset (its config names none)")
@@ -141,17 +168,110 @@ def train(
     if hasattr(config, "dataset") and config.dataset != dataset:
         config = dataclasses.replace(config, dataset=dataset)
     torch.manual_seed(train_config.seed)  # the initial weights follow --seed too
-    model = entry.cls(config)
+    if model is None:
+        model = entry.cls(config)
+    else:
+        model.config = config
     trainer = trainer_cls(model, data, train_config, eval_data=_load_eval_data(dataset, data_root))
     trainer.command = command
     result = trainer.fit(resume=found is not None, overwrite=overwrite)
     return trainer, result
 
 
+def _trainer_model_overrides(trainer_cls: type[Trainer], train_config: TrainConfig) -> dict:
+    """Model config fields the trainer's options need (e.g. a VQ-VAE's EMA codebook)."""
+    hook = getattr(trainer_cls, "model_overrides", None)
+    return dict(hook(train_config)) if callable(hook) else {}
+
+
+def _stage_option(entry: TrainerEntry) -> str:
+    return f"--stage {entry.stage}"
+
+
+def _check_start(
+    entry: TrainerEntry,
+    start_from: str | Path | None,
+    resume: bool,
+    out_dir: Path,
+    preset: str | None,
+    model_overrides: dict[str, Any] | None,
+) -> None:
+    """Refuse a ``--from`` a stage cannot use, or a missing one it needs, in one line."""
+    name = entry.architecture
+    if not entry.continues:
+        if start_from is not None:
+            later = [e.stage for e in trainer_entries(name) if e.continues]
+            where = f" (it applies to --stage {', '.join(later)})" if later else ""
+            raise GanzooError(
+                f"stage '{entry.stage}' of '{name}' trains a new model; drop --from{where}"
+            )
+        return
+    if resume:
+        if start_from is not None:
+            raise GanzooError(
+                f"drop --from when resuming: the checkpoint in {out_dir} holds the model"
+            )
+        return
+    if start_from is None or not str(start_from).strip():
+        raise GanzooError(
+            f"{_stage_option(entry)} continues a trained '{name}' model: pass --from <run folder "
+            f"or pretrained name> (made by `ganzoo train {name}`, stage '{entry.from_stage}')"
+        )
+    if preset is not None or model_overrides:
+        raise GanzooError(
+            f"{_stage_option(entry)} continues the model of --from; drop --preset/--model-set"
+        )
+    source = Path(start_from)
+    if source.exists() and source.resolve() == out_dir.resolve():
+        raise GanzooError(
+            f"--out must be a new folder, not the --from run {source}: each stage keeps its "
+            f"own run folder (checkpoint, log, model), e.g. --out {source}-{entry.stage}"
+        )
+
+
+def _start_model(start_from: Any, architecture: str, entry: TrainerEntry) -> Any:
+    """Load the trained model a continuing stage starts from, checking its architecture."""
+    from ganzoo.hub import from_pretrained
+
+    source = Path(str(start_from)).expanduser()
+    looks_local = source.is_absolute() or str(start_from).startswith((".", "~"))
+    if not source.exists() and (looks_local or (source.parent.is_dir() and source.parent.parts)):
+        raise GanzooError(
+            f"--from {start_from}: no such folder; give the run folder of stage "
+            f"'{entry.from_stage}' or a pretrained name (`ganzoo list`)"
+        )
+    model = from_pretrained(str(source) if source.exists() else str(start_from))
+    if getattr(model, "architecture", None) != architecture:
+        raise GanzooError(
+            f"--from {start_from} holds a '{model.architecture}' model, not '{architecture}'; "
+            f"stage '{entry.stage}' continues a '{architecture}' model"
+        )
+    return model
+
+
+def _check_run_stage(found: Path, entry: TrainerEntry) -> None:
+    """Refuse to resume a run of another stage with this stage's trainer, naming the stage."""
+    from ganzoo.trainers import checkpoint as ckpt
+
+    path = found / ckpt.TRAIN_CONFIG_NAME
+    if not path.is_file():
+        return  # read_checkpoint says what is missing
+    keys = set(ckpt.load_json(path))
+    if keys <= set(entry.cls.config_class.__dataclass_fields__):
+        return
+    for other in trainer_entries(entry.architecture):
+        if other is not entry and keys <= set(other.cls.config_class.__dataclass_fields__):
+            raise GanzooError(
+                f"{found.parent} is a run of stage '{other.stage}' of '{entry.architecture}'; "
+                f"resume it with --stage {other.stage} (stages: "
+                f"{', '.join(list_stages(entry.architecture))})"
+            )
+
+
 def _resumed_configs(
     found: Path,
     architecture: str,
-    trainer_cls: type[Trainer],
+    stage_entry: TrainerEntry,
     preset: str | None,
     recipe: str | None,
     model_overrides: dict[str, Any] | None,
@@ -164,26 +284,31 @@ def _resumed_configs(
     """
     from ganzoo.hub import read_hub_config
 
+    trainer_cls = stage_entry.cls
     saved = read_hub_config(found)
     if saved["architecture"] != architecture:
         raise GanzooError(
             f"{found.parent} holds a '{saved['architecture']}' run, not '{architecture}'"
         )
     saved_model = get_model_entry(architecture).cls(saved["config"]).config
+    saved_run = RunFolder(found.parent).read_checkpoint(trainer_cls.config_class)
+    saved_train = saved_run.config
     if preset is not None:
-        config = build_config(architecture, preset, **(model_overrides or {}))
+        needed = _trainer_model_overrides(trainer_cls, saved_train)
+        config = build_config(architecture, preset, **{**needed, **(model_overrides or {})})
         if hasattr(config, "dataset"):  # the data set is compared through the data itself
             config = dataclasses.replace(config, dataset=saved_model.dataset)
     else:
         config = replace_config(saved_model, **(model_overrides or {}))
-    saved_run = RunFolder(found.parent).read_checkpoint(trainer_cls.config_class)
-    saved_train = saved_run.config
     if recipe is not None:
-        train_config = build_train_config(architecture, recipe, **train_overrides)
-        # what may change on resume keeps its saved value unless asked for
+        train_config = build_train_config(
+            architecture, recipe, stage=stage_entry.stage, **train_overrides
+        )
+        # what may change on resume keeps its saved value unless asked for; a recipe's
+        # epochs became the saved steps when the run started
         kept = {
             k: getattr(saved_train, k)
-            for k in RESUMABLE_FIELDS
+            for k in (*RESUMABLE_FIELDS, "epochs")
             if k not in train_overrides and hasattr(saved_train, k)
         }
         train_config = dataclasses.replace(train_config, **kept)
