@@ -192,6 +192,7 @@ def info(
         has_trainer,
         is_architecture,
         list_models,
+        trainer_entries,
     )
 
     if is_architecture(name):
@@ -209,6 +210,17 @@ def info(
             report["trainer"] = trainer.cls.__name__
             report["default_recipe"] = trainer.default_recipe
             report["recipes"] = {k: dataclasses.asdict(v) for k, v in trainer.recipes.items()}
+            stages = trainer_entries(name)
+            if len(stages) > 1:  # the default stage's trainer and recipes are above
+                report["stages"] = {
+                    e.stage: {
+                        "trainer": e.cls.__name__,
+                        "continues": e.from_stage,
+                        "default_recipe": e.default_recipe,
+                        "recipes": sorted(e.recipes),
+                    }
+                    for e in stages
+                }
     else:
         if "/" not in name and name not in load_catalog() and not Path(name).exists():
             known = list_models() + list(load_catalog())
@@ -296,7 +308,9 @@ def encode(
     name: Annotated[str, typer.Argument(help="Pretrained name, Hub repo id or checkpoint folder.")],
     data: Annotated[
         str,
-        typer.Argument(help="A data set (mnist, cifar10...), npz:<file> or a folder of images."),
+        typer.Argument(
+            help="A data set (mnist, cifar10...), an image, an .npz file or a folder of images."
+        ),
     ],
     out: Annotated[str, typer.Option("--out", "-o", help="Output .npz file.")],
     split: Annotated[str, typer.Option("--split", help="train, test or all.")] = "test",
@@ -307,7 +321,11 @@ def encode(
     revision: Revision = None,
     quiet: Quiet = False,
 ) -> None:
-    """Encode images with a model's encoder and save the codes as ``.npz``."""
+    """Encode images with a model's encoder and save the codes as ``.npz``.
+
+    A VQ-VAE's code grids are saved as integers (int16, or int32 for codebooks over
+    32,768 codes) under ``codes``; labels, when the data has them, under ``labels``.
+    """
     _check_positive("--batch-size", batch_size)
     from ganzoo.encoding import check_codes_path, encode_dataset, save_codes
 
@@ -333,12 +351,17 @@ def _load_input(data: str, split: str, data_root: Path | None, model: Any) -> An
         raise GanzooError(
             "the data set is empty; give a name (mnist, cifar10...), npz:<file> or a folder"
         )
+    from ganzoo.data.readers import IMAGE_EXTENSIONS
+
     contract = model.data_contract()
+    forms = ("npz:", "folder:", "image:")
     if Path(data).is_dir():
         data = f"folder:{data}"
-    elif data.lower().endswith(".npz") and not data.startswith(("npz:", "folder:")):
+    elif data.lower().endswith(".npz") and not data.startswith(forms):
         data = f"npz:{data}"  # a missing file then says so, instead of "unknown dataset"
-    if data.startswith(("folder:", "npz:")):  # a user's own images: one split, the model's shape
+    elif Path(data).suffix.lower() in IMAGE_EXTENSIONS and not data.startswith(forms):
+        data = f"image:{data}"  # one picture
+    if data.startswith(forms):  # a user's own images: one split, the model's shape
         return load_dataset(
             data,
             "all",
@@ -493,6 +516,17 @@ def train(
     recipe: Annotated[
         str | None, typer.Option("--recipe", help="Training recipe (e.g. report, best).")
     ] = None,
+    stage: Annotated[
+        str | None,
+        typer.Option("--stage", help="Training stage, e.g. prior for a VQ-VAE (default: first)."),
+    ] = None,
+    start_from: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="The trained model a later --stage continues (folder or pretrained name).",
+        ),
+    ] = None,
     precision: Annotated[str | None, typer.Option("--precision", help="fp32 or bf16.")] = None,
     ema: Annotated[float | None, typer.Option("--ema", help="EMA decay of the generator.")] = None,
     sets: Annotated[
@@ -520,9 +554,12 @@ def train(
     """Train an architecture; the run folder ends up loadable by ``from_pretrained``.
 
     Ctrl-C or SIGTERM stops after the current step with a checkpoint saved (exit 130 or
-    143); ``--resume`` continues it.
+    143); ``--resume`` continues it. An architecture trained in stages (a VQ-VAE: its
+    autoencoder, then a prior over its codes) trains its first stage by default; a later
+    stage continues a trained model into a new run folder:
+    ``--stage prior --from runs/vq --out runs/vq-prior``.
     """
-    from ganzoo.registry import get_trainer
+    from ganzoo.registry import get_trainer_entry
     from ganzoo.trainers.launch import train as run_training
     from ganzoo.trainers.signals import TrainingInterrupted
 
@@ -537,14 +574,14 @@ def train(
         "ema_decay": ema,
         "device": device,
     }
-    fields = set(get_trainer(architecture).config_class.__dataclass_fields__)
+    entry = get_trainer_entry(architecture, stage)
+    fields = set(entry.cls.config_class.__dataclass_fields__)
     for key, value in named.items():
         if value is None:
             continue
         if key not in fields:
-            raise GanzooError(
-                f"--{key.replace('_', '-')} is not an option of the '{architecture}' trainer"
-            )
+            which = f"'{architecture}' trainer" + (f" (stage '{stage}')" if stage else "")
+            raise GanzooError(f"--{key.replace('_', '-')} is not an option of the {which}")
         overrides[key] = value
     if quiet:
         overrides["quiet"] = True
@@ -555,6 +592,8 @@ def train(
             dataset=dataset,
             preset=preset,
             recipe=recipe,
+            stage=stage,
+            start_from=start_from,
             resume=resume,
             overwrite=overwrite,
             data_root=data_root,

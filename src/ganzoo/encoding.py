@@ -26,16 +26,36 @@ def _as_dict(encoded: object) -> dict[str, torch.Tensor]:
     raise TypeError(f"encode() returned {type(encoded).__name__}; expected a tensor or a dict")
 
 
+def _integer_dtype(num_codes: object) -> np.dtype:
+    """The narrowest of int16 / int32 / int64 that holds every index of ``num_codes`` codes."""
+    if isinstance(num_codes, int) and num_codes <= 2**15:
+        return np.dtype(np.int16)
+    if isinstance(num_codes, int) and num_codes <= 2**31:
+        return np.dtype(np.int32)
+    return np.dtype(np.int64)
+
+
 @torch.no_grad()
 def encode_dataset(
     model: ZooModel, data: ImageDataset, batch_size: int = 500
 ) -> dict[str, np.ndarray]:
-    """Run ``model.encode`` over ``data`` in order; return ``{name: array}`` (plus ``labels``)."""
+    """Run ``model.encode`` over ``data`` in order; return ``{name: array}`` (plus ``labels``).
+
+    Floating-point outputs (latent means...) are float32; integer outputs (a VQ-VAE's code
+    indices) stay integers, in the narrowest type that holds every code of the model's
+    codebook (int16 up to 32,768 codes, else int32).
+    """
     parts: dict[str, list[torch.Tensor]] = {}
     for images, _ in iterate_batches(data, batch_size, model.device):
         for name, value in _as_dict(model.encode(images)).items():
-            parts.setdefault(name, []).append(value.float().cpu())
-    codes = {name: torch.cat(chunks).numpy() for name, chunks in parts.items()}
+            parts.setdefault(name, []).append(
+                value.float().cpu() if value.is_floating_point() else value.cpu()
+            )
+    integers = _integer_dtype(model.data_contract().get("num_codes"))
+    codes = {}
+    for name, chunks in parts.items():
+        array = torch.cat(chunks).numpy()
+        codes[name] = array if array.dtype.kind == "f" else array.astype(integers)
     if data.labels is not None:
         codes["labels"] = data.labels.numpy()
     return codes
