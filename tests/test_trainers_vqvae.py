@@ -380,3 +380,18 @@ def test_a_vqvae_image_set_must_match_the_model(tmp_path):
     wrong = ImageDataset(torch.zeros(4, 3, 32, 32, dtype=torch.uint8), None, "rgb", None)
     with pytest.raises(GanzooError, match=r"\(N, 1, 28, 28\)"):
         VQVAETrainer(create_model("vqvae"), wrong, _config(VQVAETrainer, steps=1)).fit()
+
+
+def test_docs_preset_counts_show_encoder_codebook_decoder_and_default_prior():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "hooks" / "preset_counts.py"
+    spec = importlib.util.spec_from_file_location("preset_counts", path)
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page = hook.on_page_markdown("<!-- preset-counts: vqvae -->")
+    assert "| encoder (Keras count) | codebook (Keras count) | decoder (Keras count) |" in page
+    assert "| `vqvae` | `mnist` | 19,856 | 1,024 | 28,033 | 695,936 | 48,913 |" in page
+    assert "| `vqvae` | `cifar10` | 404,864 | 32,768 | 518,275 | 1,099,584 | 955,907 |" in page
+    gan = hook.on_page_markdown("<!-- preset-counts: dcgan -->")
+    assert "encoder" not in gan and "prior" not in gan  # columns only for networks there are

@@ -15,6 +15,7 @@ autoencoder for 30 epochs at batch 128, whatever the data set's size.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,9 +28,11 @@ from ganzoo.nn.pixelcnn import PRIOR_PRESETS, GatedPixelCNNConfig
 from ganzoo.registry import register_trainer, replace_config
 from ganzoo.sampling import reconstruction_panel
 from ganzoo.trainers.base import Trainer
+from ganzoo.trainers.callbacks import Callback
 from ganzoo.trainers.config import TrainConfig, check_at_least, check_positive
 
 __all__ = [
+    "EpochTrainer",
     "PriorTrainConfig",
     "PriorTrainer",
     "VQTrainConfig",
@@ -118,6 +121,22 @@ def data_variance(data: ImageDataset, device: torch.device | str = "cpu") -> flo
     return float((squares / count - mean * mean).clamp_min(0.0))
 
 
+class EpochTrainer(Trainer):
+    """A trainer whose config may count the run in ``epochs`` (turned into ``steps`` here)."""
+
+    def __init__(
+        self,
+        model: Any,
+        data: ImageDataset,
+        config: TrainConfig | None = None,
+        *,
+        eval_data: ImageDataset | None = None,
+        callbacks: Sequence[Callback] = (),
+    ) -> None:
+        config = steps_for_epochs(config if config is not None else self.config_class(), len(data))
+        super().__init__(model, data, config, eval_data=eval_data, callbacks=callbacks)
+
+
 # ----------------------------------------------------------------------------- autoencoder
 @dataclass
 class VQVAETrainConfig(VQTrainConfig):
@@ -165,7 +184,7 @@ VQVAE_BEST = VQVAETrainConfig(
 @register_trainer(
     "vqvae", recipes={"report": VQVAE_REPORT, "best": VQVAE_BEST}, stage="autoencoder"
 )
-class VQVAETrainer(Trainer):
+class VQVAETrainer(EpochTrainer):
     """Trains a VQ-VAE's encoder, codebook and decoder on images (van den Oord et al. 2017).
 
     One step: encode, quantise, decode; one Adam update of encoder, decoder and (unless
@@ -189,16 +208,6 @@ class VQVAETrainer(Trainer):
     config_class = VQVAETrainConfig
     config: VQVAETrainConfig
     recipes = {"report": VQVAE_REPORT, "best": VQVAE_BEST}
-
-    def __init__(
-        self,
-        model: Any,
-        data: ImageDataset,
-        config: VQVAETrainConfig | None = None,
-        **kwargs: Any,
-    ) -> None:
-        config = steps_for_epochs(config if config is not None else self.config_class(), len(data))
-        super().__init__(model, data, config, **kwargs)
 
     @classmethod
     def model_overrides(cls, config: VQVAETrainConfig) -> dict[str, Any]:
@@ -338,7 +347,7 @@ PRIOR_DEFAULT = PriorTrainConfig()
     stage="prior",
     from_stage="autoencoder",
 )
-class PriorTrainer(Trainer):
+class PriorTrainer(EpochTrainer):
     """Fits a VQ-VAE's prior, a gated PixelCNN, to its code grids; the autoencoder is frozen.
 
     The training set is encoded once (in batches, without gradients, in eval mode) into a
@@ -362,16 +371,6 @@ class PriorTrainer(Trainer):
     config_class = PriorTrainConfig
     config: PriorTrainConfig
     recipes = {"default": PRIOR_DEFAULT}
-
-    def __init__(
-        self,
-        model: Any,
-        data: ImageDataset,
-        config: PriorTrainConfig | None = None,
-        **kwargs: Any,
-    ) -> None:
-        config = steps_for_epochs(config if config is not None else self.config_class(), len(data))
-        super().__init__(model, data, config, **kwargs)
 
     def requested_prior(self) -> GatedPixelCNNConfig | None:
         """The prior the options ask for, or ``None`` when they name none."""
