@@ -56,3 +56,29 @@ def test_sampling_path_imports_nothing_heavy(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "x.png").is_file()
+
+
+def _hook(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "hooks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docs_show_the_sample_grid_of_every_bundled_checkpoint_that_has_one():
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    hook = _hook("pretrained_images")
+    config = {"config_file_path": str(Path(__file__).resolve().parents[1] / "mkdocs.yml")}
+    page = SimpleNamespace(file=SimpleNamespace(src_uri="models/gan.md"))
+    text = hook.on_page_markdown("a\n<!-- pretrained-samples -->\nb", page, config)
+    with_grids = [n for n in BUNDLED if (get_pretrained_info(n).folder / "samples.png").is_file()]
+    assert with_grids
+    for name in with_grids:
+        assert f"](../pretrained/{name}/samples.png)" in text
+    assert "<!-- pretrained-samples -->" not in text
