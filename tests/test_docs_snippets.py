@@ -304,6 +304,11 @@ CONFIG_CLASSES = [
     "ganzoo.models.sgan.SGANConfig",
     "ganzoo.models.vaegan.VAEGANConfig",
     "ganzoo.catalog.PretrainedInfo",
+    "ganzoo.trainers.gan.GANTrainConfig",
+    "ganzoo.models.dcgan.DCGANConfig",
+    "ganzoo.trainers.vqvae.VQVAETrainConfig",
+    "ganzoo.trainers.vqvae.PriorTrainConfig",
+    "ganzoo.models.vqvae.VQVAEConfig",
 ]
 
 
