@@ -2,12 +2,14 @@
 
     python benchmarks/gan_throughput.py --presets small --steps 20 --device cpu
     python benchmarks/gan_throughput.py --presets report,small --device cuda --precision bf16
+    python benchmarks/gan_throughput.py --presets small --recipe art-cpu   # the bundled runs'
 
 The plain loop is written here with the same networks, optimisers, losses and
 critic steps (zero_grad / backward / step, one real batch drawn per critic update
-on the device), and runs in the same process as the trainer, alternating, so that
-machine load hits both alike. Images/s counts real images the critic saw per second
-(``batch_size * n_critic`` per step). Prints one JSON object.
+on the device; with the ``art-cpu`` recipes also DiffAugment of both batches and an
+EMA of G after every generator update), and runs in the same process as the trainer,
+alternating, so that machine load hits both alike. Images/s counts real images the
+critic saw per second (``batch_size * n_critic`` per step). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import dataclasses
 import json
 import statistics
+import sys
 import time
 
 import torch
@@ -24,6 +27,7 @@ from ganzoo import create_model
 from ganzoo.data import ImageDataset
 from ganzoo.losses import gradient_penalty
 from ganzoo.nn.constraints import clip_weights_
+from ganzoo.nn.diffaugment import diff_augment, parse_policy
 from ganzoo.trainers.gan import GAN_LOSSES, GANTrainer
 from ganzoo.trainers.launch import build_train_config
 from ganzoo.trainers.optim import make_optimizer
@@ -46,6 +50,11 @@ def plain_loop(model, config, data, device, steps):
     loss = GAN_LOSSES[config.loss]
     images = data.images.to(device)
     dtype = torch.bfloat16 if config.precision == "bf16" else None
+    policy = parse_policy(config.diffaugment)
+    ema = [p.detach().clone() for p in g.parameters()] if config.ema_decay else None
+
+    def seen(x):
+        return diff_augment(x, policy) if policy else x
 
     def real_batch():
         idx = torch.randint(len(images), (config.batch_size,), device=device)
@@ -58,6 +67,7 @@ def plain_loop(model, config, data, device, steps):
                 z = torch.randn(config.batch_size, model.config.latent_dim, device=device)
                 with torch.no_grad():
                     fake = g(z)
+                real, fake = seen(real), seen(fake)
                 d_loss = loss.critic(d(real), d(fake))
             if loss.gradient_penalty:
                 d_loss = d_loss + config.gp_weight * gradient_penalty(d, real, fake)
@@ -68,10 +78,13 @@ def plain_loop(model, config, data, device, steps):
                 clip_weights_(d, config.clip)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             z = torch.randn(config.batch_size, model.config.latent_dim, device=device)
-            g_loss = loss.generator(d(g(z)))
+            g_loss = loss.generator(d(seen(g(z))))
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
+        if ema is not None:
+            with torch.no_grad():
+                torch._foreach_lerp_(ema, list(g.parameters()), 1.0 - config.ema_decay)
 
     return timed(step, steps, device)
 
@@ -106,6 +119,9 @@ def timed(step, steps: int, device: torch.device) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--presets", default="small")
+    parser.add_argument(
+        "--recipe", default=None, help="one recipe for all three (default: report/report/paper)"
+    )
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -116,7 +132,8 @@ def main() -> None:
     data = random_art()
     rows = []
     for preset in args.presets.split(","):
-        for architecture, recipe in RECIPES:
+        for architecture, default_recipe in RECIPES:
+            recipe = args.recipe or default_recipe
             config = build_train_config(
                 architecture,
                 recipe,
@@ -158,6 +175,7 @@ def main() -> None:
                 "threads": torch.get_num_threads(),
                 "torch": torch.__version__,
                 "precision": args.precision,
+                "command": "python " + " ".join(sys.argv),
                 "batch_size": args.batch_size,
                 "steps": args.steps,
                 "repeats": args.repeats,
