@@ -81,6 +81,18 @@ class Block:
         return bool(TRAINS.search(self.code))
 
 
+def docs_hook(name: str):  # noqa: ANN201 - a module
+    """Import ``docs/hooks/<name>.py`` (build code, not a package) for a test."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        f"{name}_hook", ROOT / "docs" / "hooks" / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def pages() -> list[str]:
     """README.md and every Markdown page under docs/, relative to the repository root."""
     found = ["README.md"] + sorted(

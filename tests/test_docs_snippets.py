@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -273,11 +272,7 @@ def test_capped_steps_is_idempotent_and_leaves_room_to_resume():
 
 def _config_tables_hook():
     pytest.importorskip("mkdocs")
-    path = ds.ROOT / "docs" / "hooks" / "config_tables.py"
-    spec = importlib.util.spec_from_file_location("config_tables_hook", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return ds.docs_hook("config_tables")
 
 
 def _markers() -> list[tuple[str, str]]:

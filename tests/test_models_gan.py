@@ -120,13 +120,8 @@ def test_presets_differ_where_the_papers_do():
 
 
 def test_docs_preset_counts_are_measured_from_the_networks():
-    import importlib.util
-    from pathlib import Path
+    from doc_snippets import docs_hook
 
-    path = Path(__file__).resolve().parents[1] / "docs" / "hooks" / "preset_counts.py"
-    spec = importlib.util.spec_from_file_location("preset_counts", path)
-    hook = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hook)
-    page = hook.on_page_markdown("<!-- preset-counts: dcgan wgan-gp -->")
+    page = docs_hook("preset_counts").on_page_markdown("<!-- preset-counts: dcgan wgan-gp -->")
     assert "| `dcgan` | `report` | 18,920,320 | 4,343,169 |" in page
     assert page.count("\n| `wgan-gp` |") == 3

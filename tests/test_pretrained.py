@@ -58,22 +58,13 @@ def test_sampling_path_imports_nothing_heavy(tmp_path):
     assert (tmp_path / "x.png").is_file()
 
 
-def _hook(name):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "docs" / "hooks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_docs_show_the_sample_grid_of_every_bundled_checkpoint_that_has_one():
     from pathlib import Path
     from types import SimpleNamespace
 
-    hook = _hook("pretrained_images")
+    from doc_snippets import docs_hook
+
+    hook = docs_hook("pretrained_images")
     config = {"config_file_path": str(Path(__file__).resolve().parents[1] / "mkdocs.yml")}
     page = SimpleNamespace(file=SimpleNamespace(src_uri="models/gan.md"))
     text = hook.on_page_markdown("a\n<!-- pretrained-samples -->\nb", page, config)

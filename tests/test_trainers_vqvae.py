@@ -383,12 +383,9 @@ def test_a_vqvae_image_set_must_match_the_model(tmp_path):
 
 
 def test_docs_preset_counts_show_encoder_codebook_decoder_and_default_prior():
-    import importlib.util
+    from doc_snippets import docs_hook
 
-    path = Path(__file__).resolve().parents[1] / "docs" / "hooks" / "preset_counts.py"
-    spec = importlib.util.spec_from_file_location("preset_counts", path)
-    hook = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hook)
+    hook = docs_hook("preset_counts")
     page = hook.on_page_markdown("<!-- preset-counts: vqvae -->")
     assert "| encoder (Keras count) | codebook (Keras count) | decoder (Keras count) |" in page
     assert "| `vqvae` | `mnist` | 19,856 | 1,024 | 28,033 | 695,936 | 48,913 |" in page
