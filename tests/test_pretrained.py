@@ -1,6 +1,7 @@
 """The bundled checkpoints: complete, small, fp16, and loadable offline."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ from ganzoo.catalog import get_pretrained_info, load_catalog
 
 BUNDLED = [name for name, info in load_catalog().items() if info.bundled]
 MNIST_FAMILY = ["cnn-mnist-100", "sgan-mnist-100", "vaegan-mnist-100"]
+ART_FAMILY = ["dcgan-art64", "wgan-art64", "wgan-gp-art64"]
 
 
 def test_the_mnist_family_is_bundled_within_its_size_budget():
@@ -20,6 +22,35 @@ def test_the_mnist_family_is_bundled_within_its_size_budget():
     folders = [get_pretrained_info(name).folder for name in MNIST_FAMILY]
     size = sum(p.stat().st_size for folder in folders for p in folder.iterdir())
     assert size <= 6 * 2**20
+
+
+def test_the_art_family_is_bundled_within_its_size_budget():
+    assert set(ART_FAMILY) <= set(BUNDLED)
+    folders = [get_pretrained_info(name).folder for name in ART_FAMILY]
+    size = sum(p.stat().st_size for folder in folders for p in folder.iterdir())
+    assert size <= 15 * 2**20
+
+
+@pytest.mark.parametrize("name", ART_FAMILY)
+def test_art_cards_give_fid_kid_with_their_protocol_and_the_data_provenance(name):
+    info = get_pretrained_info(name)
+    card = (info.folder / "README.md").read_text()
+    assert {"fid", "kid"} <= set(info.metrics)
+    assert "5000 generated images" in card and "inception-tf features" in card
+    assert "all 2781 art64 training images" in card and "own floor" in card
+    assert "Third-party artwork" in card
+
+
+def test_sample_an_art_model_offline_from_the_command_line(tmp_path):
+    from PIL import Image
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GANZOO_DATA": str(tmp_path / "no-data")}
+    out = tmp_path / "art.png"
+    command = ["ganzoo", "sample", "dcgan-art64", "-n", "64", "--out", str(out), "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with Image.open(out) as grid:
+        assert grid.size[0] >= 8 * 64 and grid.size[1] >= 8 * 64
 
 
 @pytest.mark.parametrize("name", BUNDLED)
