@@ -6,13 +6,21 @@
     python scripts/bundle_pretrained.py runs/dcgan-art64/best dcgan-art64 \
         --description "DCGAN, small preset, art-cpu recipe" --floor runs/eval/floor.json
 
+    python scripts/bundle_pretrained.py runs/vq-mnist-prior vqvae-mnist \
+        --earlier-stage runs/vq-mnist --description "VQ-VAE with its PixelCNN prior"
+
 It measures the model exactly as ``ganzoo eval`` does (a classifier: accuracy on the
-test split; a generator without a classifier: FID and KID of ``--fid-samples`` images
-against the whole training set, TF-Inception features, the data set's own floor from
-``benchmarks/art_fid_floor.py`` quoted beside), draws a 10×10 sample grid (seed 0),
-writes fp16 weights, config and a model card into ``src/ganzoo/pretrained/<name>/`` and
-adds or replaces the entry in ``catalog.json``. A ``best/`` folder of a run is read
-with its run's ``train_summary.json`` and checkpoint config.
+test split; a VQ-VAE: reconstruction MSE/PSNR, codebook perplexity and used codes, and
+its prior's bits per dimension on the test split, with a picture of test images above
+their reconstructions and code maps; a generator without a classifier: FID and KID of
+``--fid-samples`` images against the whole training set, TF-Inception features, the data
+set's own floor from ``benchmarks/art_fid_floor.py`` quoted beside), draws a 10×10
+sample grid (seed 0), writes fp16 weights, config and a model card into
+``src/ganzoo/pretrained/<name>/`` and adds or replaces the entry in ``catalog.json``. A
+``best/`` folder of a run is read with its run's ``train_summary.json`` and checkpoint
+config. A model trained in stages (a VQ-VAE's autoencoder, then its prior) names the
+earlier stage's run with ``--earlier-stage``: the card's command is both commands and
+its time their sum.
 """
 
 from __future__ import annotations
@@ -25,11 +33,11 @@ import torch
 
 import ganzoo
 from ganzoo.catalog import CATALOG_FILE, PRETRAINED_DIR
-from ganzoo.data import load_dataset
+from ganzoo.data import iterate_batches, load_dataset
 from ganzoo.fid import generative_metrics
 from ganzoo.hub import export_pretrained, load_folder, write_checkpoint
 from ganzoo.metrics import evaluate_model
-from ganzoo.sampling import save_grid
+from ganzoo.sampling import save_grid, save_reconstructions
 
 ART_PROVENANCE = (
     "the 'Abstract Art Gallery' set (WikiArt abstract expressionism): 2,781 of its 2,782 "
@@ -54,23 +62,40 @@ def main() -> None:
     parser.add_argument("--fid-samples", type=int, default=5000, help="generated images for FID")
     parser.add_argument("--feature", default="inception-tf", help="FID/KID feature network")
     parser.add_argument("--floor", type=Path, default=None, help="art_fid_floor.py's JSON")
+    parser.add_argument(
+        "--earlier-stage", type=Path, default=None, help="the run of the stage before this one"
+    )
     args = parser.parse_args()
 
     model = ganzoo.from_pretrained(str(args.run))
     run = args.run if (args.run / "train_summary.json").is_file() else args.run.parent
     summary = json.loads((run / "train_summary.json").read_text())
+    if args.earlier_stage is not None:
+        summary = merge_stages(
+            json.loads((args.earlier_stage / "train_summary.json").read_text()), summary
+        )
     train_config = json.loads((run / "checkpoint" / "train_config.json").read_text())
     dataset = model.data_contract()["dataset"]
     folder = PRETRAINED_DIR / args.name
     # Measure what ships: the fp16 weights, loaded back as `ganzoo eval` loads them.
     write_checkpoint(model, folder, dtype=torch.float16)
     model = load_folder(folder)
-    if model.can("classify"):
+    reconstructions = None
+    if model.can("classify") or getattr(model, "quantizer", None) is not None:
         test = load_dataset(dataset, "test", root=args.data_root)
         results = evaluate_model(model, test)
         # The card's metrics are numbers; per-class lists and confusions stay in `ganzoo eval`.
-        metrics = {f"test_{k}": round(v, 6) for k, v in results.items() if isinstance(v, float)}
+        metrics = {
+            f"test_{k}": round(v, 6) if isinstance(v, float) else v
+            for k, v in results.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
         measured_on = f"metrics on the {len(test)}-image test split"
+        if model.can("reconstruct"):
+            images, _ = next(iterate_batches(test, 10, model.device))
+            with torch.no_grad():
+                save_reconstructions(model, images, folder / "reconstructions.png", overwrite=True)
+            reconstructions = "reconstructions.png"
     else:
         metrics, measured_on = measure_generator(model, dataset, args)
 
@@ -114,6 +139,7 @@ def main() -> None:
         training=training,
         samples=samples,
         model_name=args.name,
+        reconstructions=reconstructions,
     )
     catalog = json.loads(CATALOG_FILE.read_text())
     entry = {
@@ -130,6 +156,16 @@ def main() -> None:
     CATALOG_FILE.write_text(json.dumps(catalog, indent=2) + "\n")
     size = sum(p.stat().st_size for p in folder.iterdir())
     print(json.dumps({"name": args.name, "folder": str(folder), "bytes": size, **metrics}))
+
+
+def merge_stages(earlier: dict, later: dict) -> dict:
+    """One summary of a model trained in two runs: both commands, steps and times."""
+    return {
+        **later,
+        "command": f"{earlier['command']} && {later['command']}",
+        "steps": f"{earlier['steps']} + {later['steps']} (stage by stage)",
+        "seconds": round(earlier["seconds"] + later["seconds"], 2),
+    }
 
 
 def measure_generator(

@@ -74,6 +74,14 @@ def test_model_card_shows_metrics_samples_and_command(tmp_path):
     assert next(loaded.parameters()).dtype == torch.float32
 
 
+def test_model_card_shows_reconstructions_only_when_given(tmp_path):
+    model = create_model("tiny")
+    export_pretrained(model, tmp_path / "a", reconstructions="reconstructions.png")
+    export_pretrained(model, tmp_path / "b")
+    assert "![reconstructions](reconstructions.png)" in (tmp_path / "a" / "README.md").read_text()
+    assert "## Reconstructions" not in (tmp_path / "b" / "README.md").read_text()
+
+
 @pytest.mark.parametrize("change", ["missing", "extra", "shape"])
 def test_checkpoint_with_wrong_tensors_is_refused(tmp_path, change):
     model = create_model("tiny")

@@ -1,8 +1,9 @@
-"""MkDocs hook: publish each bundled checkpoint's sample grid with the site.
+"""MkDocs hook: publish each bundled checkpoint's sample grid (and reconstructions) with the site.
 
 The grids live beside the weights (``src/ganzoo/pretrained/<name>/samples.png``) and are
 not copied into ``docs/``; this hook adds each one to the site as
-``pretrained/<name>/samples.png``, so a page links it as
+``pretrained/<name>/samples.png`` (a VQ-VAE's picture of test images above their
+reconstructions as ``pretrained/<name>/reconstructions.png``), so a page links it as
 ``../pretrained/dcgan-art64/samples.png`` (from ``docs/models/``) and the picture is
 always the one that ships.
 """
@@ -18,11 +19,11 @@ PRETRAINED = Path("src") / "ganzoo" / "pretrained"
 
 
 def on_files(files: Files, config: Any, **kwargs: Any) -> Files:
-    """Add every bundled ``samples.png`` to the site's files."""
+    """Add every bundled ``samples.png`` and ``reconstructions.png`` to the site's files."""
     root = Path(config["config_file_path"]).parent / PRETRAINED
-    for grid in sorted(root.glob("*/samples.png")):
-        uri = f"pretrained/{grid.parent.name}/samples.png"
-        files.append(File.generated(config, uri, abs_src_path=str(grid)))
+    for picture in sorted([*root.glob("*/samples.png"), *root.glob("*/reconstructions.png")]):
+        uri = f"pretrained/{picture.parent.name}/{picture.name}"
+        files.append(File.generated(config, uri, abs_src_path=str(picture)))
     return files
 
 

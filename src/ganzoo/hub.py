@@ -301,6 +301,7 @@ def export_pretrained(
     training: Mapping[str, Any] | None = None,
     samples: str | None = None,
     model_name: str | None = None,
+    reconstructions: str | None = None,
 ) -> Path:
     """Write a complete Hub folder: weights, config and a model card with metrics.
 
@@ -313,6 +314,8 @@ def export_pretrained(
         training: other facts for the card (seed, device, wall time...).
         samples: file name of a sample grid already in ``folder``.
         model_name: the card's title (and the name used in its code snippets).
+        reconstructions: file name of a picture of inputs above their reconstructions
+            already in ``folder``.
 
     """
     folder = write_checkpoint(model, folder, dtype=dtype)
@@ -321,6 +324,7 @@ def export_pretrained(
         command=command,
         training=dict(training or {}),
         samples=samples,
+        reconstructions=reconstructions,
         model_name=model_name,
         model_id=model_name,
     )

@@ -125,6 +125,8 @@ class ZooModel(
             command (str): the command that trained it.
             training (dict[str, Any]): other facts (seed, device, wall time...).
             samples (str): file name of a sample grid in the same folder.
+            reconstructions (str): file name of a picture of inputs above their
+                reconstructions (and code maps) in the same folder.
             model_name (str): the title.
 
         """
@@ -149,6 +151,7 @@ class ZooModel(
             command=kwargs.pop("command", None),
             training=kwargs.pop("training", None) or {},
             samples=kwargs.pop("samples", None),
+            reconstructions=kwargs.pop("reconstructions", None),
             repo_url=info.repo_url,
             docs_url=info.docs_url,
             version=__version__,
