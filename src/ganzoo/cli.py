@@ -373,6 +373,15 @@ def _load_input(data: str, split: str, data_root: Path | None, model: Any) -> An
 
 
 # ------------------------------------------------------------------------------- eval
+def _other_split(data: Any, split: str) -> str | None:
+    """The named data set's other split (train <-> test), or ``None`` where it has none."""
+    from ganzoo.data.sources import SOURCES
+
+    source = SOURCES.get(data.name)
+    other = {"train": "test", "test": "train"}.get(split)
+    return other if source is not None and source.path is None and other in source.splits else None
+
+
 @app.command("eval")
 @friendly
 def eval_command(
@@ -387,7 +396,9 @@ def eval_command(
     metric: Annotated[
         list[str] | None,
         typer.Option(
-            "--metric", "-m", help="fid or kid of generated images (repeat, or a comma list)."
+            "--metric",
+            "-m",
+            help="fid, kid, confidence or balance of generated images (repeat, or a comma list).",
         ),
     ] = None,
     n: Annotated[
@@ -395,7 +406,14 @@ def eval_command(
     ] = None,
     feature: Annotated[
         str | None,
-        typer.Option("--feature", help="Feature network for --metric [inception-tf]."),
+        typer.Option(
+            "--feature",
+            help="Feature network of fid/kid [inception-tf]; mnist-classifier for MNIST digits.",
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option("--threshold", help="Softmax probability of a confident reading [0.9]."),
     ] = None,
     seed: Annotated[
         int | None, typer.Option("--seed", "-s", help="Seed of the generated images [0].")
@@ -422,44 +440,73 @@ def eval_command(
     """Measure a model on a data set and print JSON.
 
     Without --metric: accuracy and/or reconstruction error. With --metric fid/kid:
-    FID/KID of generated images against the data set, with the protocol.
+    FID/KID of generated images against the data set, with the protocol; with
+    --feature mnist-classifier also the floor (the other split's real images, as many
+    as -n, against the same set). confidence and balance read the generated digits
+    with ganzoo's MNIST classifier (1x28x28 generators).
     """
     _check_positive("--batch-size", batch_size)
     if dataset is not None and not dataset.strip():
         raise GanzooError("--dataset is empty; leave it out to use the model's own data set")
     generative = {"-n": n, "--feature": feature, "--seed": seed, "--real-n": real_n}
     generative |= {"--cache-dir": cache_dir, "--no-cache": no_cache or None}
+    generative |= {"--threshold": threshold}
     if not metric:
         given = [option for option, value in generative.items() if value is not None]
         if given:
-            raise GanzooError(f"{given[0]} applies to generated images; add --metric fid or kid")
+            raise GanzooError(
+                f"{given[0]} applies to generated images; add --metric fid, kid, "
+                "confidence or balance"
+            )
+        split = split or "test"
     else:
-        from ganzoo.fid import parse_metrics
+        from ganzoo.sample_quality import parse_eval_metrics
 
-        metric = parse_metrics(metric)
+        fid_kid, reading = parse_eval_metrics(metric)
         _check_seed(seed)
-    split = split or ("train" if metric else "test")
+        if feature is not None and not fid_kid:
+            raise GanzooError(
+                "--feature chooses the network of fid and kid; confidence and balance "
+                "always read with mnist-classifier"
+            )
+        if threshold is not None and not reading:
+            raise GanzooError("--threshold applies to --metric confidence")
+        split = split or "train"
     model = _load(name, device, revision)
+    if metric and reading:
+        from ganzoo.sample_quality import check_digit_generator
+
+        check_digit_generator(model, name)  # before loading any data
     dataset = dataset or model.data_contract().get("dataset")
-    if not dataset:
+    if metric and not fid_kid:
+        data = None  # confidence and balance need no real images
+    elif not dataset:
         raise GanzooError(f"'{name}' names no data set; pass --dataset")
-    data = _load_input(dataset, split, data_root, model)
+    else:
+        data = _load_input(dataset, split, data_root, model)
     if metric:
-        from ganzoo.fid import generative_metrics
+        from ganzoo.sample_quality import CLASSIFIER, sample_metrics
 
         def log(line: str) -> None:
             if not quiet:
                 typer.echo(line, err=True)
 
-        results = generative_metrics(
+        floor_split = _other_split(data, split) if data is not None else None
+        floor_data = None
+        if feature == CLASSIFIER and "fid" in fid_kid and floor_split:
+            floor_data = _load_input(dataset, floor_split, data_root, model)
+        results = sample_metrics(
             model,
             data,
             5000 if n is None else n,
-            metrics=metric,
+            metrics=[*fid_kid, *reading],
             feature=feature or "inception-tf",
             seed=seed or 0,
+            threshold=0.9 if threshold is None else threshold,
             real_n=real_n,
             split=split,
+            floor_data=floor_data,
+            floor_split=floor_split,
             cache_dir=cache_dir,
             use_cache=not no_cache,
             log=log,
