@@ -4,18 +4,25 @@ One discriminator backbone carries two heads over the same 10 logits ``l``: the
 classifier ``C = softmax(l)`` and the real/fake discriminator
 ``D(x) = Z / (Z + 1)`` with ``Z = Σ_k exp(l_k)``, i.e. ``sigmoid(logsumexp(l))``
 (the "stacked" discriminator of Salimans et al.), always computed in log space.
+
+With ``conditional=True`` the generator also takes a class: ``G(z, y)`` adds a learned
+vector per class to its first dense layer's output, which is the same as feeding
+``[z, one_hot(y)]`` to that layer (Mirza & Osindero 2014's conditional GAN). The trainer
+then teaches G to draw the class it is asked for through the classifier head (see
+:class:`ganzoo.trainers.sgan.SGANTrainer`, recipe ``conditional``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from ganzoo.config import check_range
 from ganzoo.errors import GanzooError
-from ganzoo.models.base import GaussianPrior, ZooModel
+from ganzoo.models.base import GaussianPrior, ZooModel, check_labels
 from ganzoo.nn.init import keras_init_
 from ganzoo.registry import register_model
 
@@ -40,6 +47,11 @@ class SGANConfig:
             et al. used 0.3 on MNIST); 0 in the report.
         hidden_noise: std of Gaussian noise added after each of D's convolutional layers
             while training (Salimans et al.: 0.5); 0 in the report.
+        conditional: a class-conditional generator ``G(z, y)``: one learned vector per
+            class (``num_classes × width·(image_size/4)²`` more weights, zero at the
+            start) is added to the first dense layer's output, i.e. the one-hot class
+            joins ``z`` at G's input. ``sample(n, labels=...)`` then draws the asked
+            digits. Off in the report; ``ganzoo train sgan --recipe conditional`` sets it.
 
     """
 
@@ -53,6 +65,7 @@ class SGANConfig:
     dataset: str = "mnist"
     input_noise: float = 0.0
     hidden_noise: float = 0.0
+    conditional: bool = False
 
     def validate(self) -> None:
         """Check sizes and rates before any network is built (types are checked before).
@@ -133,16 +146,26 @@ def _add_noise(x: torch.Tensor, std: float) -> torch.Tensor:
 
 
 class SGANGenerator(nn.Module):
-    """Dense to 7×7×width, two 4×4 stride-2 transposed convolutions, a 7×7 convolution, tanh."""
+    """Dense to 7×7×width, two 4×4 stride-2 transposed convolutions, a 7×7 convolution, tanh.
+
+    A conditional generator (``config.conditional``) has ``embed``, one vector per class
+    added to the dense layer's output before its activation: ``W z + b + E[y]`` equals
+    the dense layer applied to ``[z, one_hot(y)]``. ``E`` starts at zero, so at first
+    ``G(z, y)`` is the unconditional ``G(z)``.
+    """
 
     def __init__(self, config: SGANConfig) -> None:
         super().__init__()
         w, slope = config.width, config.leaky_slope
         self.start = config.image_size // 4
         self.width = w
-        self.project = nn.Sequential(
-            nn.Linear(config.latent_dim, w * self.start**2), nn.LeakyReLU(slope)
-        )
+        self.num_classes = config.num_classes
+        dense = nn.Linear(config.latent_dim, w * self.start**2)
+        self.project = nn.Sequential(dense, nn.LeakyReLU(slope))
+        self.embed: nn.Embedding | None = None
+        if config.conditional:
+            self.embed = nn.Embedding(config.num_classes, w * self.start**2)
+            nn.init.zeros_(self.embed.weight)
         self.body = nn.Sequential(
             nn.ConvTranspose2d(w, w, 4, stride=2, padding=1),
             nn.LeakyReLU(slope),
@@ -152,18 +175,40 @@ class SGANGenerator(nn.Module):
             nn.Tanh(),
         )
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Images ``(n, channels, size, size)`` in [-1, 1] from latents ``(n, latent_dim)``."""
-        h = self.project(z).view(-1, self.width, self.start, self.start)
-        return self.body(h)
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images ``(n, channels, size, size)`` in [-1, 1] from latents ``(n, latent_dim)``.
+
+        Args:
+            z: the latents.
+            labels: int64 class indices ``(n,)``; required by a conditional generator
+                and refused by the others.
+
+        Raises:
+            GanzooError: for labels missing (conditional) or given (unconditional).
+
+        """
+        if self.embed is None:
+            if labels is not None:
+                raise GanzooError("this SGAN generator is not conditional; call it without labels")
+            h = self.project(z)
+        else:
+            if labels is None:
+                raise GanzooError(
+                    "this SGAN generator is conditional: pass labels, one class index per latent"
+                )
+            dense, activation = self.project
+            h = activation(dense(z) + self.embed(labels))
+        return self.body(h.view(-1, self.width, self.start, self.start))
 
 
 @register_model("sgan", presets={"report": SGANConfig(), "wide": SGANConfig(width=192)})
 class SGAN(GaussianPrior, ZooModel):
     """Semi-supervised GAN: a generator and a discriminator whose logits also classify.
 
-    ``classify(x)`` gives class logits; ``sample(n)`` draws digits. Presets: ``report``
-    (the report's network, 316,938 + 1,164,289 parameters) and ``wide``.
+    ``classify(x)`` gives class logits; ``sample(n)`` draws digits, and with a
+    conditional generator (``conditional=True``) ``sample(n, labels=7)`` draws 7s.
+    Presets: ``report`` (the report's network, 316,938 + 1,164,289 parameters) and
+    ``wide``.
     """
 
     config_class = SGANConfig
@@ -177,9 +222,29 @@ class SGAN(GaussianPrior, ZooModel):
         self.generator = keras_init_(SGANGenerator(self.config))
         self.discriminator = keras_init_(SGANDiscriminator(self.config))
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Digits in [-1, 1] from latents ``z`` of shape ``(n, latent_dim)``."""
-        return self.generator(z)
+    def decode(self, z: torch.Tensor, labels: Any | None = None) -> torch.Tensor:
+        """Digits in [-1, 1] from latents ``z`` of shape ``(n, latent_dim)``.
+
+        Args:
+            z: the latents.
+            labels: for a conditional generator, the classes to draw: one index for all,
+                or one per latent (see :func:`ganzoo.models.base.check_labels`).
+
+        Raises:
+            GanzooError: for labels missing or bad (conditional), or given (unconditional).
+
+        """
+        if not self.conditional:
+            if labels is not None:
+                raise self.no_labels_error()
+            return self.generator(z)
+        if labels is None:
+            raise GanzooError(
+                "this SGAN's generator is conditional: pass labels (e.g. decode(z, 7)), "
+                "or use sample(n), which draws balanced labels"
+            )
+        y = check_labels(labels, z.shape[0], self.config.num_classes).to(z.device)
+        return self.generator(z, y)
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits ``(n, num_classes)`` for images in [-1, 1]."""
