@@ -190,7 +190,7 @@ class TrainingState:
             step=state.step,
             saved_config=dataclasses.asdict(saved.config),
             config=dataclasses.asdict(trainer.config),
-            saved_model=saved.model,
+            saved_model=_saved_model_config(trainer.model, saved.model),
             # through JSON, as the saved one was read: tuples become lists on disk
             model=json.loads(json.dumps(hub_config().get("config")))
             if callable(hub_config)
@@ -207,6 +207,21 @@ class TrainingState:
         if saved.config.lr != trainer.config.lr:
             rescale_lr(trainer, trainer.config.lr / saved.config.lr)
         return trainer.step
+
+
+def _saved_model_config(model: Any, saved: Any) -> Any:
+    """The checkpoint's model config as the model's config class reads it.
+
+    A field added to the class since the run was saved takes its default, as loading
+    the checkpoint gives it, so it does not count as changed (the training config is
+    read the same way).
+    """
+    config_class = getattr(model, "config_class", None)
+    if not isinstance(saved, dict) or config_class is None:
+        return saved
+    from ganzoo.models.base import coerce_config
+
+    return json.loads(json.dumps(dataclasses.asdict(coerce_config(config_class, saved))))
 
 
 def rescale_lr(trainer: TrainerLike, ratio: float) -> None:
