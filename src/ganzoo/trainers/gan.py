@@ -294,9 +294,23 @@ class GANTrainer(Trainer):
 
     # ------------------------------------------------------------------ pieces
     def fake(self, n: int) -> torch.Tensor:
-        """``n`` generated images from fresh noise."""
+        """``n`` generated images from fresh noise (of random classes, if conditional)."""
+        return self.fake_with_labels(n)[0]
+
+    def fake_with_labels(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``n`` generated images and the classes they were drawn with (``None``: unconditional).
+
+        The latents come from the ``"noise"`` generator; a conditional generator's
+        (``model.conditional``, an SGAN's) classes are drawn uniformly after them, from
+        the same generator.
+        """
         z = torch.randn(n, self.model.config.latent_dim, generator=self.noise, device=self.device)
-        return self.model.generator(z)
+        if not getattr(self.model, "conditional", False):
+            return self.model.generator(z), None
+        labels = torch.randint(
+            self.model.config.num_classes, (n,), generator=self.noise, device=self.device
+        )
+        return self.model.generator(z, labels), labels
 
     def critic_input(self, x: torch.Tensor) -> torch.Tensor:
         """What D sees: ``x`` after DiffAugment (unchanged without a policy)."""

@@ -94,6 +94,14 @@ class SGANTrainConfig(GANTrainConfig, LabeledConfig):
             as in Mean Teacher; needs ``ema_decay``).
         data_init: data-dependent initialisation of D (Salimans & Kingma 2016): every
             layer rescaled so its outputs on 500 real images are standardised.
+        class_weight: weight of the class term of G's loss, which makes a conditional
+            generator draw the class it is asked for: the classifier's cross-entropy
+            ``CE(l(G(z, y)), y)`` on the generated images, each against the class ``y``
+            it was drawn with (``y`` uniform), as AC-GAN (Odena et al. 2017) trains its
+            generator with its discriminator's classifier. With ``generator_loss="ns"``
+            the sum ``-log D(G) + CE`` is the (K+1)-class cross-entropy of "real digit
+            y". D's own loss is unchanged. Needs a conditional generator (the model's
+            ``conditional``, which ``ganzoo train`` sets when this is above 0); 0: off.
 
     """
 
@@ -119,6 +127,7 @@ class SGANTrainConfig(GANTrainConfig, LabeledConfig):
     labeled_view: str = "weak"
     pseudo_label_teacher: str = "model"
     data_init: bool = False
+    class_weight: float = 0.0
 
     def validate(self) -> None:
         """Check the generator loss choice too, and the GAN options the SGAN does not vary."""
@@ -142,6 +151,7 @@ class SGANTrainConfig(GANTrainConfig, LabeledConfig):
             "strong_shift",
             "strong_cutout",
             "strong_elastic",
+            "class_weight",
         ):
             check_at_least(self, name, 0)
         check_positive(self, "strong_elastic_sigma")
@@ -192,7 +202,9 @@ class SGANTrainer(GANTrainer):
     pseudo-label loss on the unlabeled images and a linear learning-rate decay over the
     second half. ``entropy`` is ``consistency`` with a learning rate of 6e-4 and entropy
     minimisation on the unlabeled images; ``best`` is ``entropy`` with a learning rate
-    of 1e-3.
+    of 1e-3. ``conditional`` is ``best`` with a conditional generator trained with the
+    class term (``class_weight`` 1): ``sample(n, labels=...)`` then draws the asked
+    digits.
     """
 
     config_class = SGANTrainConfig
@@ -216,6 +228,15 @@ class SGANTrainer(GANTrainer):
     )
     recipes["entropy"] = dataclasses.replace(recipes["consistency"], lr=6e-4, entropy_weight=1.0)
     recipes["best"] = dataclasses.replace(recipes["entropy"], lr=1e-3)
+    recipes["conditional"] = dataclasses.replace(recipes["best"], class_weight=1.0)
+
+    @classmethod
+    def model_overrides(cls, config: SGANTrainConfig) -> dict[str, Any]:
+        """Model config fields a run with ``config`` needs (``class_weight > 0``: conditional).
+
+        ``ganzoo train`` builds the model with them, so a resumed run names the same model.
+        """
+        return {"conditional": True} if config.class_weight > 0 else {}
 
     def setup(self) -> None:
         """Labeled and unlabeled data on the device; optionally data-dependent init of D.
@@ -226,6 +247,7 @@ class SGANTrainer(GANTrainer):
         created in that order, as the seeds and checkpoints of earlier runs expect.
         """
         cfg = self.config
+        self._check_conditional()
         #: The labeled subset, its batches and the test accuracy.
         self.labeled = LabeledData(self, cfg)
         #: The labeled images and their labels (``labeled.data``).
@@ -244,6 +266,20 @@ class SGANTrainer(GANTrainer):
         if cfg.data_init:
             batch = torch.cat([self.batches.next()[0] for _ in range(10)])
             data_dependent_init_(self.model.discriminator, batch)
+
+    def _check_conditional(self) -> None:
+        conditional = bool(getattr(self.model, "conditional", False))
+        if self.config.class_weight > 0 and not conditional:
+            raise GanzooError(
+                "class_weight needs a conditional generator: build the model with "
+                "conditional=True (create_model('sgan', conditional=True); ganzoo train sets "
+                "it), or set class_weight=0"
+            )
+        if conditional and self.config.class_weight == 0:
+            raise GanzooError(
+                "this SGAN's generator is conditional but class_weight is 0, so nothing would "
+                "teach it the classes; use --recipe conditional or --set class_weight=1"
+            )
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """The GAN trainer's D and G optimisers; under the report's protocol a second for C.
@@ -266,6 +302,18 @@ class SGANTrainer(GANTrainer):
     def ema_module(self) -> torch.nn.Module:
         """The whole model: EMA weights sample and classify at evaluation."""
         return self.model
+
+    def sample_images(self, n: int, seed: int = 0) -> torch.Tensor | None:
+        """Images for sample grids; a conditional generator's in class order.
+
+        Classes take equal consecutive blocks (of a 10×10 grid of ten classes, one row
+        each), so a grid shows whether each row is its digit.
+        """
+        if not self.model.conditional:
+            return super().sample_images(n, seed)
+        labels = torch.arange(n) * self.model.config.num_classes // n
+        with self.ema_weights(), torch.no_grad():
+            return self.model.sample(n, seed=seed, device=self.device, labels=labels)
 
     def real_fake_scores(self, x: torch.Tensor) -> torch.Tensor:
         """D's real/fake logit of each image: the logsumexp of its class logits."""
@@ -300,12 +348,12 @@ class SGANTrainer(GANTrainer):
         """One C/D/G update (see the class docstring)."""
         if self.config.joint_d_update:
             # One half batch of fakes serves both updates: detached for D, then for G.
-            fake = self.fake(self.unlabeled_batch_size())
+            fake, labels = self.fake_with_labels(self.unlabeled_batch_size())
             metrics = self._joint_discriminator_step(batch, fake.detach())
         else:
             metrics = self._report_discriminator_steps(batch)
-            fake = self.fake(self.config.batch_size)
-        metrics["g"] = self._generator_step(batch["x_real"], fake)
+            fake, labels = self.fake_with_labels(self.config.batch_size)
+        metrics["g"] = self._generator_step(batch["x_real"], fake, labels, metrics)
         return metrics
 
     def _report_discriminator_steps(
@@ -386,18 +434,54 @@ class SGANTrainer(GANTrainer):
         )
         return random_erase(x, cfg.strong_cutout, self.augment_rng)
 
-    def _generator_step(self, x_real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        d = self.model.discriminator
-        kind = self.config.generator_loss
+    def generator_objective(
+        self, x_real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """G's loss on ``fake`` (``generator_loss``) plus, with ``labels``, the class term.
+
+        Args:
+            x_real: real images (feature matching's target).
+            fake: generated images, still attached to G's graph.
+            labels: the classes a conditional generator drew ``fake`` with.
+
+        Returns:
+            The loss and what to log of the class term: ``g_class`` (the classifier's
+            cross-entropy of the fakes against ``labels``, before ``class_weight``) and
+            ``g_agree`` (the share of fakes whose top class is their label).
+
+        """
+        d, cfg = self.model.discriminator, self.config
+        kind = cfg.generator_loss
+        logits = None
         if kind == "ns":
-            loss = self.generator_loss(fake)
+            logits = d(fake)
+            loss = self.loss.generator(losses.real_fake_logit(logits))
         else:
             with torch.no_grad():  # the real side is the target: no graph to keep
                 real_features = d.features(x_real)
             features = d.features(fake)
             loss = losses.feature_matching_loss(real_features, features)
+            if kind == "fm+ns" or labels is not None:
+                logits = d.logits_from_features(features)
             if kind == "fm+ns":
-                logit = losses.real_fake_logit(d.logits_from_features(features))
-                loss = loss + self.loss.generator(logit)
+                loss = loss + self.loss.generator(losses.real_fake_logit(logits))
+        metrics: dict[str, torch.Tensor] = {}
+        if labels is not None and cfg.class_weight > 0:
+            class_loss = losses.classification_loss(logits, labels)
+            loss = loss + cfg.class_weight * class_loss
+            metrics["g_class"] = class_loss.detach()
+            metrics["g_agree"] = (logits.detach().argmax(dim=1) == labels).float().mean()
+        return loss, metrics
+
+    def _generator_step(
+        self,
+        x_real: torch.Tensor,
+        fake: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        metrics: dict[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        loss, extra = self.generator_objective(x_real, fake, labels)
         self.optimizer_step("g", loss)
+        if metrics is not None:
+            metrics.update(extra)
         return loss.detach()
