@@ -449,3 +449,60 @@ def test_a_bundled_conditional_checkpoint_would_be_named(tmp_path, monkeypatch):
     (folder / "config.json").write_text(json.dumps(config))
     monkeypatch.setattr(catalog, "PRETRAINED_DIR", tmp_path)
     assert "pretrained: sgan-mnist-100" in conditional_generators()
+
+
+# ------------------------------------------------------------------------ agreement
+class AlwaysZero:
+    """A stand-in reader that reads every image as a 0."""
+
+    def logits(self, images):
+        out = torch.zeros(len(images), 10, dtype=torch.float64)
+        out[:, 0] = 5.0
+        return out
+
+
+def test_agreement_is_the_share_read_as_the_asked_class():
+    from ganzoo.sample_quality import agreement
+
+    logits = torch.tensor([[3.0, 0, 0, 0], [0, 3.0, 0, 0], [0, 0, 3.0, 0], [0, 0, 3.0, 0]])
+    assert agreement(logits, [0, 1, 2, 3]) == 0.75
+    assert agreement(logits, torch.tensor([1, 1, 1, 1])) == 0.25
+    with pytest.raises(GanzooError, match="got 3 labels for 4 rows"):
+        agreement(logits, [0, 1, 2])
+
+
+def test_a_conditional_generator_is_measured_on_every_class_in_turn():
+    from ganzoo.fid import generated_images
+    from ganzoo.sample_quality import read_samples
+    from ganzoo.sampling import class_order_labels, to_uint8
+
+    model = small_conditional()
+    asked = class_order_labels(model, 20)
+    assert asked.tolist() == [k for k in range(10) for _ in range(2)]
+    assert class_order_labels(create_model("sgan", width=8), 20) is None
+    with torch.no_grad():
+        expected = to_uint8(model.sample(20, seed=5, labels=asked))
+    assert torch.equal(torch.cat(list(generated_images(model, 20, seed=5))), expected)
+    read = read_samples(model, 20, seed=5, network=AlwaysZero())
+    assert read["agreement"] == pytest.approx(0.1)  # only the two images asked to be 0s
+    assert read["class_shares"][0] == 1.0
+    assert "labels" in read["protocol"]["generated"]
+    assert "agreement" not in read_samples(create_model("sgan", width=8), 4, network=AlwaysZero())
+
+
+def test_agreement_of_a_model_without_a_conditional_generator_is_refused_in_one_line():
+    from ganzoo.sample_quality import sample_metrics
+
+    with pytest.raises(GanzooError) as exc_info:
+        sample_metrics(create_model("sgan", width=8), n=4, metrics="agreement")
+    one_line(exc_info, "has no conditional generator", "--recipe conditional")
+
+
+def test_cli_eval_agreement(conditional_folder, tmp_path):
+    folder, _ = conditional_folder
+    result = invoke("eval", folder, "--metric", "agreement,balance", "-n", 20, "-q")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert 0.0 <= report["agreement"] <= 1.0 and len(report["class_shares"]) == 10
+    result = invoke("eval", "sgan-mnist-100", "--metric", "agreement", "-n", 20)
+    assert_one_line_error(result, "'sgan-mnist-100' has no conditional generator")

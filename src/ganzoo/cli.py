@@ -445,7 +445,8 @@ def eval_command(
         typer.Option(
             "--metric",
             "-m",
-            help="fid, kid, confidence or balance of generated images (repeat, or a comma list).",
+            help="fid, kid, confidence, balance or (conditional generators) agreement of "
+            "generated images (repeat, or a comma list).",
         ),
     ] = None,
     n: Annotated[
@@ -490,7 +491,8 @@ def eval_command(
     FID/KID of generated images against the data set, with the protocol; with
     --feature mnist-classifier also the floor (the other split's real images, as many
     as -n, against the same set). confidence and balance read the generated digits
-    with ganzoo's MNIST classifier (1x28x28 generators).
+    with ganzoo's MNIST classifier (1x28x28 generators); agreement, the share read as
+    the class asked for (conditional generators).
     """
     _check_positive("--batch-size", batch_size)
     if dataset is not None and not dataset.strip():
@@ -521,9 +523,11 @@ def eval_command(
         split = split or "train"
     model = _load(name, device, revision)
     if metric and reading:
-        from ganzoo.sample_quality import check_digit_generator
+        from ganzoo.sample_quality import check_conditional_generator, check_digit_generator
 
         check_digit_generator(model, name)  # before loading any data
+        if "agreement" in reading:
+            check_conditional_generator(model, name)
     dataset = dataset or model.data_contract().get("dataset")
     if metric and not fid_kid:
         data = None  # confidence and balance need no real images

@@ -353,11 +353,13 @@ def generated_images(model: ZooModel, n: int, seed: int = 0) -> Iterable[torch.T
     """``n`` images drawn from ``model`` as uint8 batches, quantised like a saved PNG.
 
     Batch ``i`` (of :data:`SAMPLE_BATCH` images) uses seed ``seed + i``, so the images
-    depend on ``n`` and ``seed`` only.
+    depend on ``n`` and ``seed`` only. A conditional generator is asked for every class
+    in turn, as many of each (:func:`ganzoo.sampling.class_order_labels`).
     """
-    from ganzoo.sampling import sample_batches, to_uint8
+    from ganzoo.sampling import class_order_labels, sample_batches, to_uint8
 
-    for batch in sample_batches(model, n, SAMPLE_BATCH, seed=seed):
+    labels = class_order_labels(model, n)
+    for batch in sample_batches(model, n, SAMPLE_BATCH, seed=seed, labels=labels):
         yield to_uint8(batch, model.value_range)
 
 

@@ -10,7 +10,11 @@ independent classifier, ganzoo's shipped ``mnist-classifier``
 * **balance**: the share of samples given to each class (argmax of the logits) and
   its Kullback-Leibler divergence from the uniform distribution,
   ``KL(p || u) = sum_k p_k log(p_k K)`` with ``0 log 0 = 0``: 0 for exactly balanced
-  classes, ``log K`` (2.303 for ten classes) when every sample is one class.
+  classes, ``log K`` (2.303 for ten classes) when every sample is one class;
+* **agreement**, for a conditional generator (``model.conditional``): the share of
+  samples the classifier reads as the class they were drawn for. Such a generator is
+  asked for every class in turn, as many of each (so its balance measures what it
+  drew, not what it was asked).
 
 FID in the same classifier's feature space (``--feature mnist-classifier``) comes
 from :func:`ganzoo.fid.generative_metrics`; its floor here is the same FID with the
@@ -18,8 +22,9 @@ generator replaced by real images of the other split (:func:`split_floor`): MNIS
 test digits against the training set, the same count as the generated images.
 
 The pure functions (:func:`confidence`, :func:`class_shares`, :func:`kl_from_uniform`,
-:func:`balance`) take logits; :func:`read_samples` and :func:`sample_metrics` draw
-and measure a model, as ``ganzoo eval --metric fid,confidence,balance`` does.
+:func:`balance`, :func:`agreement`) take logits; :func:`read_samples` and
+:func:`sample_metrics` draw and measure a model, as ``ganzoo eval --metric
+fid,confidence,balance`` does.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ if TYPE_CHECKING:
     from ganzoo.models.base import ZooModel
 
 #: The metrics that read samples with the MNIST classifier.
-READING_METRICS: tuple[str, ...] = ("confidence", "balance")
+READING_METRICS: tuple[str, ...] = ("confidence", "balance", "agreement")
 #: Every metric ``ganzoo eval --metric`` knows.
 EVAL_METRICS: tuple[str, ...] = (*GENERATIVE_METRICS, *READING_METRICS)
 #: The feature network that reads digits (and the feature space of the MNIST FID).
@@ -121,6 +126,23 @@ def balance(logits: torch.Tensor) -> dict[str, Any]:
     return {"class_shares": shares.tolist(), "kl_uniform": kl_from_uniform(shares)}
 
 
+def agreement(logits: torch.Tensor, labels: torch.Tensor | Sequence[int]) -> float:
+    """The share of rows whose top class (argmax of ``logits``) is the row's label.
+
+    For a conditional generator's samples and the labels they were drawn with: how
+    often an independent reader sees the digit that was asked for.
+
+    Raises:
+        GanzooError: for logits not ``(N, K)`` or not one label per row.
+
+    """
+    _check_logits(logits)
+    asked = torch.as_tensor(labels).reshape(-1).cpu()
+    if len(asked) != len(logits):
+        raise GanzooError(f"got {len(asked)} labels for {len(logits)} rows of logits")
+    return float((logits.detach().argmax(dim=1).cpu() == asked).double().mean())
+
+
 # ------------------------------------------------------------------------------- names and models
 def parse_eval_metrics(names: str | Iterable[str]) -> tuple[list[str], list[str]]:
     """Split metric names (a comma list or several) into FID/KID ones and reading ones.
@@ -173,6 +195,23 @@ def check_digit_generator(model: ZooModel, name: str | None = None) -> None:
         )
 
 
+def check_conditional_generator(model: ZooModel, name: str | None = None) -> None:
+    """Refuse, in one line, agreement for a model without a conditional generator.
+
+    Raises:
+        GanzooError: naming where conditional generators come from.
+
+    """
+    if not model.conditional:
+        from ganzoo.models.base import conditional_generators
+
+        raise GanzooError(
+            f"agreement compares the samples with the classes they were drawn for; "
+            f"'{name or model.architecture}' has no conditional generator; "
+            f"{conditional_generators()}"
+        )
+
+
 # ------------------------------------------------------------------------------- measuring
 @torch.inference_mode()
 def read_samples(
@@ -199,8 +238,9 @@ def read_samples(
         network: the classifier (default the shipped one).
 
     Returns:
-        ``{"confidence", "class_shares", "kl_uniform", "protocol"}``; ``protocol`` names
-        the classifier, its test accuracy, the threshold, ``n`` and the seed.
+        ``{"confidence", "class_shares", "kl_uniform", "protocol"}``, and ``agreement``
+        for a conditional generator; ``protocol`` names the classifier, its test
+        accuracy, the threshold, ``n`` and the seed (and the labels asked for).
 
     Raises:
         GanzooError: for a model that draws other images, a bad threshold or ``n < 1``.
@@ -208,6 +248,7 @@ def read_samples(
     """
     from ganzoo.features import load_feature
     from ganzoo.fid import SAMPLE_BATCH, generated_images
+    from ganzoo.sampling import class_order_labels
 
     check_digit_generator(model)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -225,14 +266,22 @@ def read_samples(
             )
         logits.append(network.logits(batch.to(device)).double().cpu())
     all_logits = torch.cat(logits)
-    return {
+    generated: dict[str, Any] = {"n": n, "seed": seed, "sample_batch": SAMPLE_BATCH}
+    results: dict[str, Any] = {
         "confidence": confidence(all_logits, threshold),
         **balance(all_logits),
+    }
+    asked = class_order_labels(model, n)
+    if asked is not None:
+        results["agreement"] = agreement(all_logits, asked)
+        generated["labels"] = "every class in turn, as many of each (class_order_labels)"
+    return {
+        **results,
         "protocol": {
             "classifier": CLASSIFIER,
             "classifier_test_accuracy": _classifier_accuracy(),
             "threshold": threshold,
-            "generated": {"n": n, "seed": seed, "sample_batch": SAMPLE_BATCH},
+            "generated": generated,
         },
     }
 
@@ -325,10 +374,11 @@ def sample_metrics(
     device: str | torch.device | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """FID/KID, confidence and balance of ``n`` images of ``model``: ``ganzoo eval --metric``.
+    """FID/KID and the classifier's readings of ``n`` images of ``model``: ``ganzoo eval --metric``.
 
     Args:
-        model: a generator (1x28x28 images for confidence and balance).
+        model: a generator (1x28x28 images for confidence and balance; a conditional
+            one for agreement).
         real_data: the reference set for FID/KID (not needed for the others).
         n: how many images to generate.
         metrics: names from :data:`EVAL_METRICS` (a list or a comma list).
@@ -347,7 +397,7 @@ def sample_metrics(
 
     Returns:
         The asked metrics (``fid``, ``kid``/``kid_std``, ``confidence``,
-        ``class_shares``/``kl_uniform``), ``floor`` when measured, ``cache``, and one
+        ``class_shares``/``kl_uniform``, ``agreement``), ``floor`` when measured, ``cache``, and one
         ``protocol``: the real set, the generated images, the feature network and,
         under ``reading``, the classifier and threshold.
 
@@ -366,6 +416,8 @@ def sample_metrics(
     classifier = None
     if reading:  # every check and the classifier's weights before any slow work
         check_digit_generator(model)
+        if "agreement" in reading:
+            check_conditional_generator(model)
         if not 0.0 < threshold <= 1.0:
             raise GanzooError(f"the confidence threshold must be in (0, 1], got {threshold}")
         device = device if device is not None else model.device
@@ -419,4 +471,6 @@ def sample_metrics(
         if "balance" in reading:
             results["class_shares"] = read["class_shares"]
             results["kl_uniform"] = read["kl_uniform"]
+        if "agreement" in reading:
+            results["agreement"] = read["agreement"]
     return {**results, "protocol": protocol}

@@ -18,6 +18,7 @@ from ganzoo.nn.augment import (
 )
 from ganzoo.nn.init import data_dependent_init_
 from ganzoo.registry import register_trainer
+from ganzoo.sampling import class_order_labels
 from ganzoo.trainers.config import check_at_least, check_positive
 from ganzoo.trainers.gan import GANTrainConfig, GANTrainer
 from ganzoo.trainers.labeled import LabeledConfig, LabeledData
@@ -309,9 +310,9 @@ class SGANTrainer(GANTrainer):
         Classes take equal consecutive blocks (of a 10×10 grid of ten classes, one row
         each), so a grid shows whether each row is its digit.
         """
-        if not self.model.conditional:
+        labels = class_order_labels(self.model, n)
+        if labels is None:
             return super().sample_images(n, seed)
-        labels = torch.arange(n) * self.model.config.num_classes // n
         with self.ema_weights(), torch.no_grad():
             return self.model.sample(n, seed=seed, device=self.device, labels=labels)
 
