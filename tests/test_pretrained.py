@@ -15,6 +15,7 @@ from ganzoo.catalog import get_pretrained_info, load_catalog
 BUNDLED = [name for name, info in load_catalog().items() if info.bundled]
 MNIST_FAMILY = ["cnn-mnist-100", "sgan-mnist-100", "vaegan-mnist-100"]
 ART_FAMILY = ["dcgan-art64", "wgan-art64", "wgan-gp-art64"]
+VQ_FAMILY = ["vqvae-mnist", "vqvae-cifar10"]
 
 
 def test_the_mnist_family_is_bundled_within_its_size_budget():
@@ -51,6 +52,28 @@ def test_sample_an_art_model_offline_from_the_command_line(tmp_path):
     assert done.returncode == 0, done.stderr
     with Image.open(out) as grid:
         assert grid.size[0] >= 8 * 64 and grid.size[1] >= 8 * 64
+
+
+def test_the_vqvae_family_is_bundled_within_its_size_budget():
+    assert set(VQ_FAMILY) <= set(BUNDLED)
+    folders = [get_pretrained_info(name).folder for name in VQ_FAMILY]
+    size = sum(p.stat().st_size for folder in folders for p in folder.iterdir())
+    assert size <= 8 * 2**20
+
+
+@pytest.mark.parametrize("name", VQ_FAMILY)
+def test_vqvae_checkpoints_carry_their_prior_and_test_metrics(name):
+    info = get_pretrained_info(name)
+    model = ganzoo.from_pretrained(name)
+    assert model.prior is not None
+    expected = {"test_psnr", "test_perplexity", "test_used_codes", "test_prior_bits_per_dim"}
+    assert expected <= set(info.metrics)
+    card = (info.folder / "README.md").read_text()
+    assert "![reconstructions](reconstructions.png)" in card
+    assert (info.folder / "reconstructions.png").is_file()
+    assert "--stage prior" in info.command and " && " in info.command
+    codes = model.encode(model.sample(2, seed=0))
+    assert codes.dtype == torch.long and int(codes.max()) < model.config.num_codes
 
 
 @pytest.mark.parametrize("name", BUNDLED)
