@@ -18,18 +18,14 @@ ART_FAMILY = ["dcgan-art64", "wgan-art64", "wgan-gp-art64"]
 VQ_FAMILY = ["vqvae-mnist", "vqvae-cifar10"]
 
 
-def test_the_mnist_family_is_bundled_within_its_size_budget():
-    assert set(MNIST_FAMILY) <= set(BUNDLED)
-    folders = [get_pretrained_info(name).folder for name in MNIST_FAMILY]
+@pytest.mark.parametrize(
+    ("family", "budget_mib"), [(MNIST_FAMILY, 6), (ART_FAMILY, 15), (VQ_FAMILY, 8)]
+)
+def test_each_family_is_bundled_within_its_size_budget(family, budget_mib):
+    assert set(family) <= set(BUNDLED)
+    folders = [get_pretrained_info(name).folder for name in family]
     size = sum(p.stat().st_size for folder in folders for p in folder.iterdir())
-    assert size <= 6 * 2**20
-
-
-def test_the_art_family_is_bundled_within_its_size_budget():
-    assert set(ART_FAMILY) <= set(BUNDLED)
-    folders = [get_pretrained_info(name).folder for name in ART_FAMILY]
-    size = sum(p.stat().st_size for folder in folders for p in folder.iterdir())
-    assert size <= 15 * 2**20
+    assert size <= budget_mib * 2**20
 
 
 @pytest.mark.parametrize("name", ART_FAMILY)
@@ -52,13 +48,6 @@ def test_sample_an_art_model_offline_from_the_command_line(tmp_path):
     assert done.returncode == 0, done.stderr
     with Image.open(out) as grid:
         assert grid.size[0] >= 8 * 64 and grid.size[1] >= 8 * 64
-
-
-def test_the_vqvae_family_is_bundled_within_its_size_budget():
-    assert set(VQ_FAMILY) <= set(BUNDLED)
-    folders = [get_pretrained_info(name).folder for name in VQ_FAMILY]
-    size = sum(p.stat().st_size for folder in folders for p in folder.iterdir())
-    assert size <= 8 * 2**20
 
 
 @pytest.mark.parametrize("name", VQ_FAMILY)

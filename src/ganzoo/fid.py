@@ -64,8 +64,12 @@ def _torchmetrics() -> tuple[type, type]:
     return FrechetInceptionDistance, KernelInceptionDistance
 
 
-def parse_metrics(names: str | Iterable[str]) -> list[str]:
+def parse_metrics(names: str | Iterable[str], known: Sequence[str] = METRICS) -> list[str]:
     """Metric names from a comma list or several of them, lower-cased, without repeats.
+
+    Args:
+        names: e.g. ``"fid,kid"`` or ``["fid", "kid"]``.
+        known: the names allowed (default: FID and KID).
 
     Raises:
         GanzooError: for an unknown or empty name, with a did-you-mean.
@@ -76,15 +80,15 @@ def parse_metrics(names: str | Iterable[str]) -> list[str]:
     for part in parts:
         for name in str(part).split(","):
             name = name.strip().lower()
-            if name not in METRICS:
+            if name not in known:
                 raise GanzooError(
-                    f"unknown metric '{name}'{did_you_mean(name, METRICS)} "
-                    f"(known: {', '.join(METRICS)})"
+                    f"unknown metric '{name}'{did_you_mean(name, known)} "
+                    f"(known: {', '.join(known)})"
                 )
             if name not in chosen:
                 chosen.append(name)
     if not chosen:
-        raise GanzooError(f"no metric given; choose from {', '.join(METRICS)}")
+        raise GanzooError(f"no metric given; choose from {', '.join(known)}")
     return chosen
 
 

@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ganzoo.errors import GanzooError, did_you_mean
+from ganzoo.errors import GanzooError
 from ganzoo.fid import METRICS as GENERATIVE_METRICS
+from ganzoo.fid import parse_metrics
 
 if TYPE_CHECKING:
     from ganzoo.data import ImageDataset
@@ -154,20 +155,7 @@ def parse_eval_metrics(names: str | Iterable[str]) -> tuple[list[str], list[str]
         GanzooError: for an unknown or empty name, with a did-you-mean.
 
     """
-    parts = [names] if isinstance(names, str) else list(names)
-    chosen: list[str] = []
-    for part in parts:
-        for name in str(part).split(","):
-            name = name.strip().lower()
-            if name not in EVAL_METRICS:
-                raise GanzooError(
-                    f"unknown metric '{name}'{did_you_mean(name, EVAL_METRICS)} "
-                    f"(known: {', '.join(EVAL_METRICS)})"
-                )
-            if name not in chosen:
-                chosen.append(name)
-    if not chosen:
-        raise GanzooError(f"no metric given; choose from {', '.join(EVAL_METRICS)}")
+    chosen = parse_metrics(names, EVAL_METRICS)
     return (
         [m for m in chosen if m in GENERATIVE_METRICS],
         [m for m in chosen if m in READING_METRICS],
