@@ -15,7 +15,7 @@ from ganzoo.cli import app
 from ganzoo.models.base import ZooModel, balanced_labels, check_labels, latent_noise
 from ganzoo.sampling import label_blocks
 from ganzoo.trainers.launch import build_train_config
-from mnist_fixtures import synthetic_digits
+from mnist_fixtures import tiny_labeled_trainer
 
 #: A small conditional SGAN: the same layers, narrow, so each test takes milliseconds.
 SMALL = {"width": 8, "latent_dim": 6, "conditional": True}
@@ -39,22 +39,7 @@ def one_line(exc_info, *fragments):
 
 
 def _trainer(recipe, model, steps=1, **overrides):
-    cls = get_trainer("sgan")
-    config = build_train_config(
-        cls,
-        recipe,
-        steps=steps,
-        device="cpu",
-        quiet=True,
-        labels=20,
-        labeled_batch=8,
-        batch_size=8,
-        sample_every=0,
-        eval_every=0,
-        log_every=1,
-        **overrides,
-    )
-    return cls(model, synthetic_digits(), config, eval_data=synthetic_digits(1, 1))
+    return tiny_labeled_trainer("sgan", recipe, model, steps, **overrides)
 
 
 # ------------------------------------------------------------------------ the default is unchanged

@@ -13,8 +13,7 @@ from ganzoo.nn.augment import (
     random_erase,
     random_translate,
 )
-from ganzoo.trainers.launch import build_train_config
-from mnist_fixtures import synthetic_digits
+from mnist_fixtures import synthetic_digits, tiny_labeled_trainer
 
 CASES = [
     ("sgan", "report", {}),
@@ -33,22 +32,7 @@ CASES = [
 
 def _trainer(arch, recipe, steps=1, **overrides):
     torch.manual_seed(0)
-    cls = get_trainer(arch)
-    config = build_train_config(
-        cls,
-        recipe,
-        steps=steps,
-        device="cpu",
-        quiet=True,
-        labels=20,
-        labeled_batch=8,
-        batch_size=8,
-        sample_every=0,
-        eval_every=0,
-        log_every=1,
-        **overrides,
-    )
-    return cls(create_model(arch), synthetic_digits(), config, eval_data=synthetic_digits(1, 1))
+    return tiny_labeled_trainer(arch, recipe, create_model(arch), steps, **overrides)
 
 
 @pytest.mark.parametrize(("arch", "recipe", "extra"), CASES)
