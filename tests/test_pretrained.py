@@ -116,3 +116,23 @@ def test_docs_show_the_sample_grid_of_every_bundled_checkpoint_that_has_one():
     for name in with_grids:
         assert f"](../pretrained/{name}/samples.png)" in text
     assert "<!-- pretrained-samples -->" not in text
+
+
+def test_home_page_gallery_shows_every_bundled_grid_with_its_name():
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from doc_snippets import docs_hook
+
+    hook = docs_hook("pretrained_images")
+    root = Path(__file__).resolve().parents[1]
+    assert "<!-- pretrained-gallery -->" in (root / "docs" / "index.md").read_text()
+    config = {"config_file_path": str(root / "mkdocs.yml")}
+    page = SimpleNamespace(file=SimpleNamespace(src_uri="index.md"))
+    text = hook.on_page_markdown("<!-- pretrained-gallery -->", page, config)
+    with_grids = [n for n in BUNDLED if (get_pretrained_info(n).folder / "samples.png").is_file()]
+    for name in with_grids:
+        assert f"](pretrained/{name}/samples.png)" in text
+        assert f"<br>`{name}`" in text
+    rows = [line for line in text.splitlines() if line.startswith("| !")]
+    assert len(rows) == -(-len(with_grids) // 3)

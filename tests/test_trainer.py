@@ -134,9 +134,51 @@ def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(tiny_data, tmp_p
     assert state["step"] == 4
 
 
+@pytest.mark.filterwarnings("ignore::ganzoo.errors.GanzooWarning")  # CPUs without native bf16
 def test_bf16_autocast_runs_and_stays_finite(tiny_data):
     result = _trainer(tiny_data, precision="bf16").fit()
     assert all(torch.isfinite(torch.tensor(v)) for v in result.metrics.values())
+
+
+def test_bf16_on_a_cpu_without_native_bf16_warns_and_names_fp32(tiny_data, monkeypatch):
+    import warnings
+
+    from ganzoo.errors import GanzooWarning
+    from ganzoo.trainers import base
+
+    monkeypatch.setattr(base, "bf16_is_slow", lambda device: True)
+    with pytest.warns(GanzooWarning, match="--precision fp32"):
+        _trainer(tiny_data, precision="bf16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _trainer(tiny_data, precision="fp32")  # fp32 is never warned about
+        monkeypatch.setattr(base, "bf16_is_slow", lambda device: False)
+        _trainer(tiny_data, precision="bf16")
+
+
+def test_bf16_is_slow_follows_onednn_on_cpu_and_is_false_elsewhere(monkeypatch):
+    from ganzoo.devices import bf16_is_slow
+
+    for native in (True, False):
+        monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda n=native: n)
+        assert bf16_is_slow(torch.device("cpu")) is (not native)
+    assert bf16_is_slow(torch.device("cuda")) is False
+    assert bf16_is_slow(torch.device("meta")) is False
+
+
+def test_cli_prints_ganzoo_warnings_as_one_line(capsys):
+    import warnings
+
+    from ganzoo import cli
+    from ganzoo.errors import GanzooWarning
+
+    saved = warnings.showwarning
+    try:
+        cli._one_line_warnings()
+        warnings.warn_explicit("use fp32", GanzooWarning, "x.py", 1)
+    finally:
+        warnings.showwarning = saved
+    assert capsys.readouterr().err == "warning: use fp32\n"
 
 
 def test_callbacks_receive_logs_and_keep_best_exports(tiny_data, tmp_path):

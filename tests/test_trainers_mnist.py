@@ -99,6 +99,18 @@ def test_vaegan_rejects_an_unknown_likelihood():
         _trainer("vaegan", "report", likelihood="bits")
 
 
+def test_vaegan_vae_lr_sets_the_encoder_and_decoder_rate_only():
+    from ganzoo import GanzooError
+
+    trainer = _trainer("vaegan", "report", vae_lr=1e-3)
+    rates = {name: opt.param_groups[0]["lr"] for name, opt in trainer.optimizers.items()}
+    assert rates == {"c": trainer.config.lr, "d": trainer.config.lr, "enc": 1e-3, "dec": 1e-3}
+    default = _trainer("vaegan", "report")
+    assert {o.param_groups[0]["lr"] for o in default.optimizers.values()} == {default.config.lr}
+    with pytest.raises(GanzooError, match="vae_lr must be a positive"):
+        _trainer("vaegan", "report", vae_lr=0.0)
+
+
 def test_random_translate_shifts_whole_images_with_background_fill():
     x = -torch.ones(64, 1, 8, 8)
     x[:, :, 3, 3] = 1.0

@@ -11,6 +11,7 @@ import functools
 import json
 import shlex
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -727,8 +728,24 @@ def push(
     typer.echo(push_folder(folder, repo_id, private=private, token=token, commit_message=message))
 
 
+def _one_line_warnings() -> None:
+    """Print ganzoo's own warnings as ``warning: <message>`` (no file, line or code)."""
+    from ganzoo.errors import GanzooWarning
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
+        if issubclass(category, GanzooWarning):
+            typer.echo(f"warning: {message}", err=True)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main() -> None:
     """Entry point of the ``ganzoo`` console script."""
+    _one_line_warnings()
     app()
 
 

@@ -13,6 +13,10 @@ class GanzooError(Exception):
     """
 
 
+class GanzooWarning(UserWarning):
+    """Something that works but not as the user probably wants (the CLI prints one line)."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ``"; did you mean 'x'?"`` for the closest choices, or ``""`` if none is close."""
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,8 +33,8 @@ import torch
 from torch import nn
 
 from ganzoo.data import DeviceBatcher, ImageDataset
-from ganzoo.devices import select_device
-from ganzoo.errors import GanzooError
+from ganzoo.devices import bf16_is_slow, select_device
+from ganzoo.errors import GanzooError, GanzooWarning
 from ganzoo.trainers import distributed, export
 from ganzoo.trainers.callbacks import (
     Callback,
@@ -98,6 +99,13 @@ class Trainer:
             )
         self.config.validate()
         self.device = distributed.local_device(select_device(self.config.device))
+        if self.config.precision == "bf16" and bf16_is_slow(self.device):
+            warnings.warn(
+                "bf16 on this CPU is emulated (no AVX-512 BF16 or AMX) and much slower than "
+                "fp32; use --precision fp32 (precision='fp32')",
+                GanzooWarning,
+                stacklevel=2,
+            )
         self.rank, self.world_size = distributed.init_distributed(self.device)
         torch.manual_seed(self.config.seed)
         self.model = model.to(self.device)
