@@ -8,7 +8,8 @@ prints (the same library call, :func:`ganzoo.sample_quality.sample_metrics`): FI
 ``N`` samples against the 60,000 training images in the feature space of ganzoo's MNIST
 classifier, the floor (``N`` test images against the same training set), the share of
 samples read with confidence >= 0.9 and the class histogram with its KL divergence from
-uniform. It adds the full floor (all 10,000 test images against the training set), the
+uniform (and, for a class-conditional generator, the share read as the digit asked
+for: ``agreement``). It adds the full floor (all 10,000 test images against the training set), the
 floor at ``N`` for further seeds, and the same readings of ``N`` real test digits, so
 every generator number has its real-data counterpart. Real features are cached.
 """
@@ -30,6 +31,11 @@ from ganzoo.features import load_feature
 from ganzoo.fid import select_real
 from ganzoo.metric_networks import mnist_classifier_record
 from ganzoo.sample_quality import CLASSIFIER, balance, confidence, sample_metrics, split_floor
+
+
+def _conditional(model: object) -> bool:
+    """Whether the model draws the digit it is asked for (then agreement is measured too)."""
+    return bool(getattr(model, "conditional", False))
 
 
 def main() -> None:
@@ -57,7 +63,7 @@ def main() -> None:
             model,
             train,
             args.n,
-            metrics="fid,confidence,balance",
+            metrics="fid,confidence,balance" + (",agreement" if _conditional(model) else ""),
             feature=CLASSIFIER,
             threshold=args.threshold,
             split="train",

@@ -27,6 +27,7 @@ CASES = [
     ("vaegan", "report", {}),
     ("vaegan", "features", {}),
     ("vaegan", "report", {"discriminator_fakes": "prior"}),
+    ("vaegan", "best", {"class_weight": 1.0, "vae_lr": 1e-3}),
 ]
 
 
@@ -109,6 +110,27 @@ def test_vaegan_vae_lr_sets_the_encoder_and_decoder_rate_only():
     assert {o.param_groups[0]["lr"] for o in default.optimizers.values()} == {default.config.lr}
     with pytest.raises(GanzooError, match="vae_lr must be a positive"):
         _trainer("vaegan", "report", vae_lr=0.0)
+
+
+def test_vaegan_class_term_is_catgans_and_moves_only_the_decoder(monkeypatch):
+    from ganzoo import losses
+
+    seen = []
+    real = losses.conditional_entropy
+    monkeypatch.setattr(losses, "conditional_entropy", lambda x: seen.append(x) or real(x))
+    trainer = _trainer("vaegan", "report", class_weight=2.0)
+    batch = trainer.next_batch()
+    logs = trainer.train_step(batch)
+    assert len(seen) == 1 and seen[0].shape == (len(batch["x_real"]), 10)  # the prior samples'
+    assert logs["prior_entropy"] >= 0 and 0 <= logs["prior_spread"] <= math.log(10) + 1e-6
+    # Same seed and batch without the term: D and the encoder end up equal, the decoder not.
+    plain = _trainer("vaegan", "report")
+    plain_logs = plain.train_step(plain.next_batch())
+    assert "prior_entropy" not in plain_logs
+    for part, same in (("discriminator", True), ("encoder", True), ("decoder", False)):
+        ours = getattr(trainer.model, part).state_dict()
+        theirs = getattr(plain.model, part).state_dict()
+        assert all(torch.equal(ours[k], theirs[k]) for k in ours) is same, part
 
 
 def test_random_translate_shifts_whole_images_with_background_fill():
