@@ -37,6 +37,7 @@ from ganzoo.data import iterate_batches, load_dataset
 from ganzoo.fid import generative_metrics
 from ganzoo.hub import export_pretrained, load_folder, write_checkpoint
 from ganzoo.metrics import evaluate_model
+from ganzoo.sample_quality import CLASSIFIER, sample_metrics
 from ganzoo.sampling import save_grid, save_reconstructions
 
 ART_PROVENANCE = (
@@ -96,6 +97,10 @@ def main() -> None:
             with torch.no_grad():
                 save_reconstructions(model, images, folder / "reconstructions.png", overwrite=True)
             reconstructions = "reconstructions.png"
+        if dataset == "mnist" and model.can("sample"):
+            digits, sample_protocol = measure_digits(model, args)
+            metrics.update(digits)
+            measured_on += f"; {sample_protocol}"
     else:
         metrics, measured_on = measure_generator(model, dataset, args)
 
@@ -166,6 +171,45 @@ def merge_stages(earlier: dict, later: dict) -> dict:
         "steps": f"{earlier['steps']} + {later['steps']} (stage by stage)",
         "seconds": round(earlier["seconds"] + later["seconds"], 2),
     }
+
+
+def measure_digits(
+    model: ganzoo.ZooModel, args: argparse.Namespace, n: int = 2000
+) -> tuple[dict[str, float], str]:
+    """What ``ganzoo eval <model> --metric fid,confidence,balance --feature mnist-classifier``
+    measures for an MNIST generator (``agreement`` too for a conditional one), and the protocol.
+    """
+    train = load_dataset("mnist", "train", root=args.data_root)
+    test = load_dataset("mnist", "test", root=args.data_root)
+    names = "fid,confidence,balance" + (",agreement" if getattr(model, "conditional", 0) else "")
+    found = sample_metrics(
+        model,
+        train,
+        n,
+        metrics=names,
+        feature=CLASSIFIER,
+        split="train",
+        floor_data=test,
+        floor_split="test",
+    )
+    metrics = {
+        "samples_fid": round(found["fid"], 6),
+        "samples_fid_floor": round(found["floor"]["fid"], 6),
+        "samples_confidence": round(found["confidence"], 6),
+        "samples_kl_uniform": round(found["kl_uniform"], 6),
+        "samples_min_class_share": round(min(found["class_shares"]), 6),
+        "samples_max_class_share": round(max(found["class_shares"]), 6),
+    }
+    if "agreement" in found:
+        metrics["samples_agreement"] = round(found["agreement"], 6)
+    protocol = (
+        f"samples_*: {n} samples (seed 0) read by ganzoo's MNIST metric classifier "
+        f"({CLASSIFIER}): FID in its features against all {len(train)} training images "
+        f"(floor: {n} test images against them), the share read with confidence >= 0.9, "
+        "the class shares' KL from uniform and their extremes"
+        + ("; agreement: the share read as the digit asked for" if "agreement" in found else "")
+    )
+    return metrics, protocol
 
 
 def measure_generator(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,13 @@ class VAEGANTrainer(Trainer):
             steps=3000, augment_shift=2, ema_decay=0.999, eval_every=500, sample_every=1000
         ),
     }
+    # For the `wide` preset: a VAE fast enough to learn the digits before the GAN term
+    # bites (vae_lr), a decoder weighted towards fooling D (gamma 0.1) and CatGAN's terms
+    # on its prior samples; see the MNIST page's "VAE-GAN: why the samples collapsed".
+    recipes["samples"] = dataclasses.replace(
+        recipes["best"], vae_lr=1e-3, gamma=0.1, class_weight=1.0
+    )
+    recipes["samples-features"] = dataclasses.replace(recipes["samples"], likelihood="features")
 
     def setup(self) -> None:
         """The labeled subset and the unlabeled images (half batches) on the device."""
