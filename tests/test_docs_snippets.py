@@ -40,6 +40,7 @@ OPT_OUTS = {
     ("docs/models/mnist.md", "MODE=full BUDGET=500 SGAN_STEPS=7000 SGAN_RECIPE"),
     ("docs/models/mnist.md", 'python benchmarks/mnist_ssl.py --methods "cnn-be'),
     ("docs/models/mnist.md", 'python benchmarks/mnist_ssl.py --methods "sgan-c'),
+    ("docs/models/mnist.md", "python benchmarks/vaegan_diagnosis.py vaegan-mni"),
     ("docs/quickstart.md", 'model.push_to_hub("me/my-sgan")       # needs a'),
 }
 

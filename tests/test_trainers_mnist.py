@@ -27,7 +27,8 @@ CASES = [
     ("vaegan", "report", {}),
     ("vaegan", "features", {}),
     ("vaegan", "report", {"discriminator_fakes": "prior"}),
-    ("vaegan", "best", {"class_weight": 1.0, "vae_lr": 1e-3}),
+    ("vaegan", "samples", {}),
+    ("vaegan", "samples-features", {}),
 ]
 
 
