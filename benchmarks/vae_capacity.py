@@ -36,6 +36,8 @@ def main() -> None:
     """Train the VAE alone, read its reconstructions and samples, print the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="report")
+    parser.add_argument("--hidden", type=int, nargs="+", default=None, help="override")
+    parser.add_argument("--latent-dim", type=int, default=None, help="override")
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--kl-weight", type=float, default=1.0)
     parser.add_argument("--steps", type=int, default=3000)
@@ -45,7 +47,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
-    model = ganzoo.create_model("vaegan", preset=args.preset)
+    overrides = {"hidden": tuple(args.hidden)} if args.hidden else {}
+    if args.latent_dim:
+        overrides["latent_dim"] = args.latent_dim
+    model = ganzoo.create_model("vaegan", preset=args.preset, **overrides)
     train = load_dataset("mnist", "train", root=args.data_root)
     test = load_dataset("mnist", "test", root=args.data_root)
     x_train = train.images.float() / 127.5 - 1.0

@@ -29,10 +29,10 @@ def test_vaegan_report_preset_matches_keras_parameter_counts():
 
 def test_vaegan_wide_preset_widens_the_vae_and_keeps_the_report_discriminator():
     model = create_model("vaegan", preset="wide")
-    # 784*512+512 + 512*256+256 + 2*(256*16+16): two dense layers and the two heads
-    assert keras_parameter_count(model.encoder) == 401_920 + 131_328 + 2 * 4_112
-    # 16*256+256 + 256*512+512 + 512*784+784, mirrored
-    assert keras_parameter_count(model.decoder) == 4_352 + 131_584 + 402_192
+    # 784*256+256 + 256*128+128 + 2*(128*16+16): two dense layers and the two heads
+    assert keras_parameter_count(model.encoder) == 200_960 + 32_896 + 2 * 2_064
+    # 16*128+128 + 128*256+256 + 256*784+784, mirrored
+    assert keras_parameter_count(model.decoder) == 2_176 + 33_024 + 201_488
     assert keras_parameter_count(model.discriminator) == 316_938
     assert model.sample(3, seed=0).shape == (3, 1, 28, 28)
 

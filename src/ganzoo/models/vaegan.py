@@ -125,10 +125,10 @@ class VAEDecoder(nn.Module):
         return self.body(z).view(-1, *self.shape)
 
 
-#: A VAE wide enough to keep the ten digits apart: 512- and 256-unit dense layers and a
+#: A VAE wide enough to keep the ten digits apart: 256- and 128-unit dense layers and a
 #: 16-d code (the report's 2-d code through 8- and 16-unit layers merges classes even
 #: without the GAN; see the MNIST page's "VAE-GAN: why the samples collapsed").
-WIDE = VAEGANConfig(hidden=(512, 256), latent_dim=16)
+WIDE = VAEGANConfig(hidden=(256, 128), latent_dim=16)
 
 
 @register_model("vaegan", presets={"report": VAEGANConfig(), "wide": WIDE})
