@@ -37,6 +37,20 @@ def test_vaegan_wide_preset_widens_the_vae_and_keeps_the_report_discriminator():
     assert model.sample(3, seed=0).shape == (3, 1, 28, 28)
 
 
+def test_vaegan_reconstruction_panel_is_inputs_above_their_reconstructions(tmp_path):
+    from ganzoo.sampling import reconstruction_panel, save_reconstructions
+
+    torch.manual_seed(0)
+    model = create_model("vaegan")
+    images = torch.rand(4, 1, 28, 28) * 2 - 1
+    panel = reconstruction_panel(model, images)
+    assert panel.shape == (8, 3, 28, 28)
+    assert torch.equal(panel[:4], images.expand(-1, 3, -1, -1))
+    with torch.no_grad():
+        assert torch.allclose(panel[4:], model.reconstruct(images).expand(-1, 3, -1, -1))
+    assert save_reconstructions(model, images, tmp_path / "r.png").is_file()
+
+
 def test_layer_shapes_follow_the_report_tables():
     model = create_model("sgan")
     x = torch.zeros(2, 1, 28, 28)

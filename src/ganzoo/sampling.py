@@ -548,37 +548,39 @@ def code_map_images(codes: torch.Tensor, num_codes: int, size: int) -> torch.Ten
 
 @torch.no_grad()
 def reconstruction_panel(model: ZooModel, images: torch.Tensor) -> torch.Tensor:
-    """Inputs, their reconstructions and their code maps, as one batch of RGB pictures.
+    """Inputs above their reconstructions (and a VQ-VAE's code maps), as RGB pictures.
 
-    The report's figure of a VQ-VAE: for ``n`` images, ``3n`` pictures ``(3n, 3, H, W)``
-    in ``[-1, 1]`` on the CPU: the inputs, then ``model.reconstruct`` of them, then the
-    code-index maps (:func:`code_map_images`); tiled ``n`` per row they give three rows.
-    Grayscale images are shown as RGB.
+    The report's figures: for ``n`` images, the inputs, then ``model.reconstruct`` of
+    them (a VAE-GAN decodes each image's mean code), and for a VQ-VAE a third row of
+    its code-index maps (:func:`code_map_images`): ``(2n or 3n, 3, H, W)`` in
+    ``[-1, 1]`` on the CPU, two or three rows when tiled ``n`` per row. Grayscale images
+    are shown as RGB.
 
     Args:
-        model: a VQ-VAE (``encode`` gives code grids, ``decode`` images).
+        model: a model that can ``reconstruct`` (a VQ-VAE, a VAE-GAN).
         images: ``(n, C, H, W)`` in ``[-1, 1]``.
 
     """
+    num_codes = getattr(model.config, "num_codes", None)
     was_training = model.training
     model.eval()
     try:
         images = images.to(model.device)
-        codes = model.encode(images)
-        rebuilt = model.decode(codes)
+        codes = model.encode(images) if num_codes is not None else None
+        rebuilt = model.decode(codes) if codes is not None else model.reconstruct(images)
     finally:
         model.train(was_training)
     rows = [images.float().cpu(), rebuilt.float().cpu()]
     rows = [x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x for x in rows]
-    size = images.shape[-1]
-    rows.append(code_map_images(codes, int(model.config.num_codes), size))
+    if codes is not None:
+        rows.append(code_map_images(codes, int(num_codes), images.shape[-1]))
     return torch.cat(rows)
 
 
 def save_reconstructions(
     model: ZooModel, images: torch.Tensor, path: str | Path, overwrite: bool = False
 ) -> Path:
-    """Write inputs above their reconstructions above their code maps as one image.
+    """Write inputs above their reconstructions (above a VQ-VAE's code maps) as one image.
 
     See :func:`reconstruction_panel`; each row holds the ``n`` images given.
 
