@@ -85,7 +85,7 @@ class VAEGANTrainer(Trainer):
     # bites (vae_lr), a decoder weighted towards fooling D (gamma 0.1) and CatGAN's terms
     # on its prior samples; see the MNIST page's "VAE-GAN: why the samples collapsed".
     recipes["samples"] = dataclasses.replace(
-        recipes["best"], vae_lr=1e-3, gamma=0.1, class_weight=1.0
+        recipes["best"], vae_lr=1e-3, gamma=0.1, class_weight=3.0
     )
     recipes["samples-features"] = dataclasses.replace(recipes["samples"], likelihood="features")
 
