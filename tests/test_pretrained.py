@@ -16,16 +16,34 @@ BUNDLED = [name for name, info in load_catalog().items() if info.bundled]
 MNIST_FAMILY = ["cnn-mnist-100", "sgan-mnist-100", "vaegan-mnist-100"]
 ART_FAMILY = ["dcgan-art64", "wgan-art64", "wgan-gp-art64"]
 VQ_FAMILY = ["vqvae-mnist", "vqvae-cifar10"]
+#: Issue 15's "second checkpoint tuned for samples", beside the classifier one.
+SAMPLER_FAMILY = ["sgan-mnist-100-conditional"]
 
 
 @pytest.mark.parametrize(
-    ("family", "budget_mib"), [(MNIST_FAMILY, 6), (ART_FAMILY, 15), (VQ_FAMILY, 8)]
+    ("family", "budget_mib"),
+    [(MNIST_FAMILY, 6), (ART_FAMILY, 15), (VQ_FAMILY, 8), (SAMPLER_FAMILY, 4)],
 )
 def test_each_family_is_bundled_within_its_size_budget(family, budget_mib):
     assert set(family) <= set(BUNDLED)
     folders = [get_pretrained_info(name).folder for name in family]
     size = sum(p.stat().st_size for folder in folders for p in folder.iterdir())
     assert size <= budget_mib * 2**20
+
+
+@pytest.mark.parametrize("name", ["vaegan-mnist-100", *SAMPLER_FAMILY])
+def test_mnist_generator_cards_give_their_sample_quality_and_its_protocol(name):
+    info = get_pretrained_info(name)
+    card = (info.folder / "README.md").read_text()
+    keys = {"samples_fid", "samples_fid_floor", "samples_confidence", "samples_kl_uniform"}
+    assert keys <= set(info.metrics)
+    assert 0 < info.metrics["samples_fid_floor"] < info.metrics["samples_fid"]
+    assert 0 <= info.metrics["samples_min_class_share"] <= 0.1 <= info.metrics[
+        "samples_max_class_share"
+    ]
+    assert "2000 samples (seed 0) read by ganzoo's MNIST metric classifier" in card
+    conditional = bool(ganzoo.from_pretrained(name).conditional) if "sgan" in name else False
+    assert ("samples_agreement" in info.metrics) is conditional
 
 
 @pytest.mark.parametrize("name", ART_FAMILY)
