@@ -164,7 +164,7 @@ def test_labels_on_a_model_without_a_conditional_generator_name_the_recipe():
         exc_info,
         "has no conditional generator",
         "ganzoo train sgan --recipe conditional",
-        "none pretrained yet",
+        "pretrained: sgan-mnist-100-conditional",
     )
     with pytest.raises(GanzooError, match="has no conditional generator"):
         model.decode(torch.zeros(2, 100), [1, 2])
