@@ -29,7 +29,7 @@ from ganzoo.features import load_feature
 from ganzoo.sample_quality import CLASSIFIER
 
 sys.path.insert(0, str(Path(__file__).parent))
-from vaegan_diagnosis import _read, _reading  # noqa: E402
+from vaegan_diagnosis import read_digits, reading  # noqa: E402  (its readings, not a copy)
 
 
 def main() -> None:
@@ -73,7 +73,8 @@ def main() -> None:
         mu, log_sigma = model.encoder(x_test)
         rec = model.decoder(mu)
         z = torch.randn(2000, mu.shape[1], generator=torch.Generator().manual_seed(args.seed))
-        rec_logits, prior_logits = _read(classifier, rec), _read(classifier, model.decoder(z))
+        rec_logits = read_digits(classifier, rec)
+        prior_logits = read_digits(classifier, model.decoder(z))
         result = {
             "benchmark": "vae_capacity",
             "command": "OMP_NUM_THREADS=1 python benchmarks/vae_capacity.py "
@@ -82,10 +83,10 @@ def main() -> None:
             "test_mse": float((rec - x_test).pow(2).mean()),
             "test_kl": float(losses.kl_to_standard_normal(mu, log_sigma)),
             "reconstructions": {
-                **_reading(rec_logits),
+                **reading(rec_logits),
                 "agreement": float((rec_logits.argmax(1) == y_test).double().mean()),
             },
-            "prior_samples": _reading(prior_logits),
+            "prior_samples": reading(prior_logits),
             "seconds": round(seconds, 1),
             "torch": torch.__version__,
         }

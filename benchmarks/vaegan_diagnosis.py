@@ -42,7 +42,7 @@ from ganzoo.sample_quality import CLASSIFIER, balance, confidence
 from ganzoo.sampling import to_uint8
 
 
-def _read(classifier: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+def read_digits(classifier: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Class logits of [-1, 1] images, quantised like a saved PNG first."""
     return classifier.logits(to_uint8(images, (-1.0, 1.0))).double()
 
@@ -57,7 +57,8 @@ def dead_units(stack: torch.nn.Sequential, x: torch.Tensor) -> list[int]:
     return dead
 
 
-def _reading(logits: torch.Tensor) -> dict[str, Any]:
+def reading(logits: torch.Tensor) -> dict[str, Any]:
+    """Confidence, class shares and their KL from uniform, as ``ganzoo eval`` reports them."""
     return {"confidence": confidence(logits), **balance(logits)}
 
 
@@ -76,7 +77,7 @@ def diagnose(model: Any, data_root: str | None, n: int = 2000, seed: int = 0) ->
     z_prior = torch.randn(n, mu.shape[1], generator=torch.Generator().manual_seed(seed))
     prior = model.decoder(z_prior)
 
-    rec_logits, prior_logits = _read(classifier, rec), _read(classifier, prior)
+    rec_logits, prior_logits = read_digits(classifier, rec), read_digits(classifier, prior)
     nearest = torch.cdist(z_prior, mu).argmin(dim=1)
     latent_shares = torch.bincount(y[nearest], minlength=10).double() / n
     d = model.discriminator
@@ -85,9 +86,9 @@ def diagnose(model: Any, data_root: str | None, n: int = 2000, seed: int = 0) ->
         return float(torch.sigmoid(real_fake_logit(d(images))).mean())
 
     return {
-        "prior_samples": _reading(prior_logits),
+        "prior_samples": reading(prior_logits),
         "reconstructions": {
-            **_reading(rec_logits),
+            **reading(rec_logits),
             "agreement": float((rec_logits.argmax(1) == y).double().mean()),
             "mse": float((rec - x).pow(2).mean()),
         },

@@ -33,7 +33,7 @@ import torch
 
 import ganzoo
 from ganzoo.catalog import CATALOG_FILE, PRETRAINED_DIR
-from ganzoo.data import iterate_batches, load_dataset
+from ganzoo.data import ImageDataset, iterate_batches, load_dataset
 from ganzoo.fid import generative_metrics
 from ganzoo.hub import export_pretrained, load_folder, write_checkpoint
 from ganzoo.metrics import evaluate_model
@@ -98,7 +98,7 @@ def main() -> None:
                 save_reconstructions(model, images, folder / "reconstructions.png", overwrite=True)
             reconstructions = "reconstructions.png"
         if dataset == "mnist" and model.can("sample"):
-            digits, sample_protocol = measure_digits(model, args)
+            digits, sample_protocol = measure_digits(model, test, args)
             metrics.update(digits)
             measured_on += f"; {sample_protocol}"
     else:
@@ -174,13 +174,12 @@ def merge_stages(earlier: dict, later: dict) -> dict:
 
 
 def measure_digits(
-    model: ganzoo.ZooModel, args: argparse.Namespace, n: int = 2000
+    model: ganzoo.ZooModel, test: ImageDataset, args: argparse.Namespace, n: int = 2000
 ) -> tuple[dict[str, float], str]:
     """What ``ganzoo eval <model> --metric fid,confidence,balance --feature mnist-classifier``
     measures for an MNIST generator (``agreement`` too for a conditional one), and the protocol.
     """
     train = load_dataset("mnist", "train", root=args.data_root)
-    test = load_dataset("mnist", "test", root=args.data_root)
     names = "fid,confidence,balance" + (",agreement" if getattr(model, "conditional", 0) else "")
     found = sample_metrics(
         model,
