@@ -94,6 +94,15 @@ def test_spectral_norm_option_parametrizes_every_d_weight():
     assert layers and all(hasattr(m, "parametrizations") for m in layers)
 
 
+def test_resize_upsampling_has_no_transposed_convolution_and_keeps_shapes():
+    model = create_model("dcgan", preset="small", g_upsample="resize")
+    kinds = {type(m) for m in model.generator.modules()}
+    assert nn.ConvTranspose2d not in kinds and nn.Upsample in kinds
+    assert model.sample(3, seed=0).shape == (3, 3, 64, 64)
+    default = create_model("dcgan", preset="small").generator
+    assert any(isinstance(m, nn.ConvTranspose2d) for m in default.modules())
+
+
 @pytest.mark.parametrize(
     "field,value",
     [
@@ -104,6 +113,7 @@ def test_spectral_norm_option_parametrizes_every_d_weight():
         ("dropout", 1.0),
         ("g_width", 0),
         ("d_last_stride", 3),
+        ("g_upsample", "bilinear"),
     ],
 )
 def test_bad_config_values_are_one_line_errors(field, value):

@@ -37,6 +37,7 @@ from ganzoo.models.base import GaussianPrior, ZooModel
 from ganzoo.registry import register_model
 
 _NORMS = ("batch", "layer", "none")
+_UPSAMPLES = ("transposed", "resize")
 
 
 @dataclass
@@ -52,6 +53,10 @@ class DCGANConfig:
         d_width: channels of the discriminator's first convolution; each later one has
             twice as many (64 in the report: 64, 128, 256, 512).
         kernel_size: side of every (transposed) convolution kernel: 5 (report) or 4 (paper).
+        g_upsample: how G doubles its resolution: ``"transposed"`` (the report and the
+            papers: stride-2 transposed convolutions) or ``"resize"`` (nearest-neighbour
+            ×2 then a 3×3 convolution; Odena et al. 2016, "Deconvolution and
+            Checkerboard Artifacts": no uneven kernel overlap, so no tiled motif).
         d_last_stride: stride of D's last convolution: 1 (report: strided down to 8×8,
             then one more convolution at 8×8) or 2 (paper: strided down to 4×4).
         d_norm: normalisation in D: ``"batch"`` (report), ``"layer"`` (WGAN-GP paper's
@@ -74,6 +79,7 @@ class DCGANConfig:
     g_width: int = 128
     d_width: int = 64
     kernel_size: int = 5
+    g_upsample: str = "transposed"
     d_last_stride: int = 1
     d_norm: str = "batch"
     d_norm_first: bool = True
@@ -99,6 +105,10 @@ class DCGANConfig:
                 raise GanzooError(f"{name} must be in [1, 4096], got {value}")
         if self.kernel_size not in (3, 4, 5):
             raise GanzooError(f"kernel_size must be 3, 4 or 5, got {self.kernel_size}")
+        if self.g_upsample not in _UPSAMPLES:
+            raise GanzooError(
+                f"g_upsample must be one of {', '.join(_UPSAMPLES)}, got '{self.g_upsample}'"
+            )
         if self.d_last_stride not in (1, 2):
             raise GanzooError(f"d_last_stride must be 1 or 2, got {self.d_last_stride}")
         if self.d_norm not in _NORMS:
@@ -117,8 +127,10 @@ def _padding(kernel_size: int) -> tuple[int, int]:
 
 
 class DCGANGenerator(nn.Module):
-    """Dense projection to 4×4, then stride-2 transposed convolutions up to the image.
+    """Dense projection to 4×4, then ×2 upsampling layers up to the image.
 
+    Each upsampling layer is a stride-2 transposed convolution, or with
+    ``g_upsample="resize"`` a nearest-neighbour ×2 resize followed by a 3×3 convolution.
     Every hidden layer is BatchNorm → ReLU; the output layer is a bare transposed
     convolution → tanh (no BatchNorm on the output, as Radford et al. and the report).
     The layers carry no bias: each is followed by BatchNorm, which has its own.
@@ -134,11 +146,17 @@ class DCGANGenerator(nn.Module):
         padding, output_padding = _padding(config.kernel_size)
         layers: list[nn.Module] = []
         for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-            layers.append(
-                nn.ConvTranspose2d(
-                    c_in, c_out, config.kernel_size, 2, padding, output_padding, bias=False
+            if config.g_upsample == "resize":
+                layers += [
+                    nn.Upsample(scale_factor=2, mode="nearest"),
+                    nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False),
+                ]
+            else:
+                layers.append(
+                    nn.ConvTranspose2d(
+                        c_in, c_out, config.kernel_size, 2, padding, output_padding, bias=False
+                    )
                 )
-            )
             last = i == len(widths) - 2
             layers += [nn.Tanh()] if last else [nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
         self.body = nn.Sequential(*layers)
