@@ -36,7 +36,10 @@ PILOTS: dict[str, tuple[str, list[str]]] = {
         ["--model-set", "g_upsample=resize", "--set", "g_lr=1e-4", "--set", "d_lr=4e-4"],
     ),
     "dcgan-resize-b32": ("dcgan", ["--model-set", "g_upsample=resize", "--batch-size", "32"]),
-    "dcgan-resize-sn": ("dcgan", ["--model-set", "g_upsample=resize", "--model-set", "spectral_norm=true"]),
+    "dcgan-resize-sn": (
+        "dcgan",
+        ["--model-set", "g_upsample=resize", "--model-set", "spectral_norm=true"],
+    ),
     "dcgan-resize-color": (
         "dcgan",
         ["--model-set", "g_upsample=resize", "--set", "diffaugment=color,translation,cutout"],
