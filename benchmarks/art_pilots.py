@@ -62,8 +62,8 @@ def command(name: str, args: argparse.Namespace) -> list[str]:
         "--device", "cpu", "--quiet", "--precision", "fp32", "--steps", "1000000",
         "--out", str(Path(args.out) / name),
         "--set", f"max_seconds={args.seconds}", "--set", "eval_metrics=fid",
-        "--set", f"eval_samples={args.eval_samples}", "--set", "checkpoint_every=100000",
-        "--set", "sample_every=100000",
+        "--set", f"eval_samples={args.eval_samples}", "--set", f"eval_feature={args.feature}",
+        "--set", "checkpoint_every=100000", "--set", "sample_every=100000",
         *extra,
     ]  # fmt: skip
 
@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1200)
     parser.add_argument("--eval-samples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--feature", default="inception-tf", help="FID's feature network")
     parser.add_argument("--out", type=Path, default=Path("runs/pilots"))
     parser.add_argument("--results", type=Path, default=Path("benchmarks/results/art_pilots.json"))
     parser.add_argument("--only", nargs="*", default=None, help="pilots to run, in this order")
