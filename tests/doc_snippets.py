@@ -19,6 +19,8 @@ The rules (the test module, ``test_docs_snippets.py``, enforces them):
   Fashion-MNIST, a CIFAR-10 npz); ``HF_HUB_OFFLINE=1`` and ``HF_ENDPOINT`` points at a local
   fake Hub, so nothing touches the network. A page whose Python names a Hub repo id
   (``from_pretrained("org/name")``) runs online against the fake Hub instead.
+- **Your pictures.** Each working folder holds ``my_pictures/``: eight small JPEG and PNG
+  pictures of mixed sizes, standing in for the reader's own (``--dataset folder:my_pictures``).
 - **No CUDA here.** Where ``torch.cuda.is_available()`` is false, ``--device cuda`` and
   ``device="cuda"`` are read as ``cpu`` (what a reader without a GPU would type).
 - **Fast and as written.** The default run puts a ``sitecustomize`` on ``PYTHONPATH`` that caps
@@ -318,3 +320,17 @@ def fresh_dir(parent: Path, name: str) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder
+
+
+def make_pictures(folder: Path) -> Path:
+    """``folder/my_pictures``: eight JPEG and PNG pictures of mixed sizes (a reader's own)."""
+    from PIL import Image
+
+    pictures = folder / "my_pictures"
+    pictures.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(3)
+    for i in range(8):
+        size = (48 + 16 * i, 80 - 4 * i)
+        pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(pictures / f"picture{i}.{'png' if i % 2 else 'jpg'}")
+    return pictures

@@ -92,6 +92,7 @@ def runner(snippet_home, hub):
 
     def prepare(name: str, *, fast: bool, online: bool = False):
         folder = ds.fresh_dir(snippet_home / ("fast" if fast else "as-written"), name)
+        ds.make_pictures(folder)
         env = ds.environment(
             data_root, folder / ".home", hub.url, online=online, fast=fast, site_dir=site
         )

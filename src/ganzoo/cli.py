@@ -626,6 +626,14 @@ def train(
             help="The trained model a later --stage continues (folder or pretrained name).",
         ),
     ] = None,
+    init_from: Annotated[
+        str | None,
+        typer.Option(
+            "--init-from",
+            help="Start from this checkpoint's networks (pretrained name, Hub id or folder) "
+            "with fresh optimisers: fine-tuning, or a next leg of a long training.",
+        ),
+    ] = None,
     precision: Annotated[str | None, typer.Option("--precision", help="fp32 or bf16.")] = None,
     ema: Annotated[float | None, typer.Option("--ema", help="EMA decay of the generator.")] = None,
     sets: Annotated[
@@ -656,7 +664,9 @@ def train(
     143); ``--resume`` continues it. An architecture trained in stages (a VQ-VAE: its
     autoencoder, then a prior over its codes) trains its first stage by default; a later
     stage continues a trained model into a new run folder:
-    ``--stage prior --from runs/vq --out runs/vq-prior``.
+    ``--stage prior --from runs/vq --out runs/vq-prior``. ``--init-from dcgan-art64``
+    starts a new run from a checkpoint's networks (fine-tuning on ``--dataset
+    folder:<dir>``, or a next leg), and the model card records the lineage.
     """
     from ganzoo.registry import get_trainer_entry
     from ganzoo.trainers.launch import train as run_training
@@ -693,6 +703,7 @@ def train(
             recipe=recipe,
             stage=stage,
             start_from=start_from,
+            init_from=init_from,
             resume=resume,
             overwrite=overwrite,
             data_root=data_root,

@@ -37,8 +37,11 @@ if TYPE_CHECKING:
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
+#: The non-averaged weights of a network kept with an EMA (what a next run trains on;
+#: see :mod:`ganzoo.trainers.init_from`), beside ``model.safetensors``.
+ONLINE_WEIGHTS_NAME = "online_weights.safetensors"
 #: What ``push`` uploads: these files and ``*.png`` pictures, at the folder's top level only.
-UPLOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME)
+UPLOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, ONLINE_WEIGHTS_NAME)
 UPLOAD_SUFFIXES = (".png",)
 #: Longest repo id the Hub accepts.
 MAX_REPO_ID_LENGTH = 96
@@ -273,6 +276,10 @@ def load_folder(
     del skeleton
     model = _build(arch, config, config_path, meta=False)
     load_weights_strict(model, weights, source)
+    if hasattr(model, "lineage"):
+        from ganzoo.lineage import LINEAGE_KEY, check_lineage
+
+        model.lineage = check_lineage(hub_config.get(LINEAGE_KEY), str(config_path))
     if device is not None:
         model.to(device)
     return model.eval()
@@ -437,6 +444,7 @@ def _hub_download(
     force_download: bool,
     local_files_only: bool,
     token: str | bool | None,
+    extra_files: tuple[str, ...] = (),
 ) -> Path:
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
     from huggingface_hub.errors import (
@@ -538,6 +546,11 @@ def _hub_download(
     folder = Path(paths[CONFIG_NAME]).parent
     if Path(paths[WEIGHTS_NAME]).parent != folder:  # pragma: no cover - hub layout invariant
         raise GanzooError(f"downloaded files of '{repo_id}' are not in one snapshot folder")
+    for name in extra_files:
+        try:
+            download(name, offline)
+        except Exception:  # noqa: BLE001 - optional: the repo, cache or network lacks it
+            continue
     return folder
 
 
@@ -553,8 +566,12 @@ def resolve(
     force_download: bool = False,
     local_files_only: bool = False,
     token: str | bool | None = None,
+    extra_files: tuple[str, ...] = (),
 ) -> Path:
     """Turn a local folder, a bundled catalog name or a Hub repo id into a local folder.
+
+    ``extra_files`` are downloaded too where a Hub repo has them (e.g. the online weights
+    a next training run starts from); a repo without them is not an error.
 
     Raises:
         GanzooError: if nothing matches, with the closest catalog names; for a Hub id
@@ -573,6 +590,7 @@ def resolve(
         force_download=force_download,
         local_files_only=local_files_only,
         token=token,
+        extra_files=extra_files,
     )
     if text in catalog:
         info = get_pretrained_info(text)

@@ -89,6 +89,9 @@ class ZooModel(
     def __init__(self, config: Any = None, **overrides: Any) -> None:
         super().__init__()
         self.config = coerce_config(self.config_class, config, overrides)
+        #: The training runs these weights went through, oldest first
+        #: (:mod:`ganzoo.lineage`); saved in ``config.json``.
+        self.lineage: list[dict[str, Any]] = []
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Give a ``sample`` written without ``labels`` the one-line refusal of labels.
@@ -118,13 +121,16 @@ class ZooModel(
         return contract
 
     def hub_config(self) -> dict[str, Any]:
-        """The content of ``config.json``: architecture, ganzoo version, config, data contract."""
-        return {
+        """The content of ``config.json``: architecture, version, config, data contract, lineage."""
+        config = {
             "architecture": self.architecture,
             "ganzoo_version": __version__,
             "config": dataclasses.asdict(self.config),
             "data": self.data_contract(),
         }
+        if getattr(self, "lineage", None):
+            config["lineage"] = [dict(leg) for leg in self.lineage]
+        return config
 
     # ------------------------------------------------------------------ hub format
     def _save_pretrained(self, save_directory: Path) -> None:
@@ -146,7 +152,10 @@ class ZooModel(
             model_name (str): the title.
 
         """
+        from ganzoo.lineage import table_rows, total_steps
+
         metrics: dict[str, Any] = kwargs.pop("metrics", None) or {}
+        lineage = list(getattr(self, "lineage", []) or [])
         contract = self.data_contract()
         info = self._hub_mixin_info
         card_data = ModelCardData(**info.model_card_data.to_dict())
@@ -168,6 +177,8 @@ class ZooModel(
             training=kwargs.pop("training", None) or {},
             samples=kwargs.pop("samples", None),
             reconstructions=kwargs.pop("reconstructions", None),
+            lineage=table_rows(lineage),
+            lineage_steps=f"{total_steps(lineage):,}",
             repo_url=info.repo_url,
             docs_url=info.docs_url,
             version=__version__,

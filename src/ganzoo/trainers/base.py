@@ -135,6 +135,10 @@ class Trainer:
         self.last_metrics: dict[str, float] = {}
         #: ``time.perf_counter()`` when the last ``fit`` started (the model card's wall time).
         self.fit_started = time.perf_counter()
+        #: Training seconds of earlier fits of this run (restored on resume).
+        self.seconds_before = 0.0
+        #: The checkpoint this run started from (:meth:`init_from`), ``None`` from scratch.
+        self.init_source: str | None = None
         self.last_evaluation: dict[str, float] = {}
         self._sums: dict[str, torch.Tensor] = {}
         self._count = 0
@@ -268,6 +272,38 @@ class Trainer:
             yield
         finally:
             target.load_state_dict(saved)
+
+    def init_from(self, source: str | Path) -> None:
+        """Start this run from a trained checkpoint's networks, with fresh optimisers.
+
+        Fine-tuning (on other data, with another recipe) and continuing a long training
+        in legs: the model's weights (and the EMA of its generator, where kept) come
+        from ``source``, which must hold the same architecture with tensors of the same
+        shapes; the run's model card and summary record the lineage. Call it before
+        :meth:`fit`; a resumed run gets all this back from its checkpoint instead.
+
+        Args:
+            source: a pretrained name, a Hub repo id, an exported folder or a run folder.
+
+        Raises:
+            GanzooError: one line, for another architecture or preset (naming both), an
+                unknown source, or a trainer that has already trained.
+
+        Example:
+            ```python
+            trainer = ganzoo.get_trainer("dcgan")(model, data, config)
+            trainer.init_from("dcgan-art64")
+            trainer.fit()
+            ```
+
+        """
+        from ganzoo.trainers.init_from import start_trainer
+
+        start_trainer(self, source)
+
+    def train_seconds(self) -> float:
+        """Seconds this run has trained, over every fit (a resumed run counts earlier ones)."""
+        return self.seconds_before + (time.perf_counter() - self.fit_started)
 
     @property
     def is_main(self) -> bool:

@@ -45,16 +45,38 @@ def export_trainer(
 
     Each file is written atomically; the run's newest sample grid goes in as ``samples.png``.
     """
+    from ganzoo import __version__
+    from ganzoo.lineage import extend, make_leg
+    from ganzoo.trainers.init_from import online_state, write_online_weights
+
     grid = trainer.run.newest_sample_grid(trainer.step) if trainer.run is not None else None
-    with trainer.ema_weights():
-        return export_model(
-            trainer.model,
-            folder,
-            metrics=metrics,
-            command=trainer.command,
-            training=training_facts(trainer),
-            sample_grid=grid,
-        )
+    model = trainer.model
+    earlier = list(getattr(model, "lineage", []) or [])
+    leg = make_leg(
+        init_from=getattr(trainer, "init_source", None),
+        command=trainer.command,
+        steps=trainer.step,
+        seconds=trainer.train_seconds(),
+        device=device_name(trainer.device),
+        metrics=metrics,
+        version=__version__,
+    )
+    online = online_state(trainer)
+    model.lineage = extend(earlier, leg)
+    try:
+        with trainer.ema_weights():
+            folder = export_model(
+                model,
+                folder,
+                metrics=metrics,
+                command=trainer.command,
+                training=training_facts(trainer),
+                sample_grid=grid,
+            )
+        write_online_weights(online, folder)
+        return folder
+    finally:
+        model.lineage = earlier
 
 
 def summary(trainer: TrainerLike, result: TrainResult) -> dict[str, Any]:
@@ -70,6 +92,21 @@ def summary(trainer: TrainerLike, result: TrainResult) -> dict[str, Any]:
         **{f"train/{k}": v for k, v in result.metrics.items()},
         **result.evaluation,
         **best_summary(trainer),
+        **lineage_summary(trainer, result),
+    }
+
+
+def lineage_summary(trainer: TrainerLike, result: TrainResult) -> dict[str, Any]:
+    """The earlier legs and the total steps, for a run started from a checkpoint."""
+    from ganzoo.lineage import total_steps
+
+    earlier = list(getattr(trainer.model, "lineage", []) or [])
+    if not earlier and getattr(trainer, "init_source", None) is None:
+        return {}
+    return {
+        "init_from": trainer.init_source,
+        "lineage": earlier,
+        "total_steps": total_steps(earlier) + result.steps,
     }
 
 

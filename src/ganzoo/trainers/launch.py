@@ -87,6 +87,7 @@ def train(
     recipe: str | None = None,
     stage: str | None = None,
     start_from: str | Path | None = None,
+    init_from: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
     data_root: str | Path | None = None,
@@ -110,6 +111,12 @@ def train(
         start_from: for a stage that continues a trained model (e.g. a VQ-VAE's
             ``prior``), that model: a folder, a pretrained name or a Hub repo id. Its run
             folder is not written: ``out_dir`` is a new run.
+        init_from: start a new run from this checkpoint's networks (a pretrained name, a
+            Hub repo id, an exported folder or a run folder), with fresh optimisers, on
+            ``dataset`` and ``recipe``: fine-tuning, or a next leg of a long training.
+            The model config is the checkpoint's (``preset`` and ``model_overrides`` may
+            only change what keeps its tensors' shapes); the lineage goes into the model
+            card and ``train_summary.json``. See :meth:`Trainer.init_from`.
         resume: continue from ``<out_dir>/checkpoint`` (model, options and data as saved
             there; only ``steps``, ``lr`` and how often things are logged or saved may
             change, see :data:`~ganzoo.trainers.run_folder.RESUMABLE_FIELDS`). A preset,
@@ -134,6 +141,7 @@ def train(
     trainer_cls = stage_entry.cls
     out_dir = Path(out_dir)
     _check_start(stage_entry, start_from, resume, out_dir, preset, model_overrides)
+    _check_init_from(stage_entry, init_from, start_from, resume)
     run = RunFolder(out_dir)
     run.check_ours(overwrite)
     found = run.find_checkpoint()
@@ -144,6 +152,7 @@ def train(
             f"{out_dir} already holds a run; pass --resume to continue it or choose another --out"
         )
     model = None
+    source = None
     if found is not None:
         _check_run_stage(found, stage_entry)
         config, train_config = _resumed_configs(
@@ -157,6 +166,11 @@ def train(
         if stage_entry.continues:
             model = _start_model(start_from, architecture, stage_entry)
             config = model.config
+        elif init_from is not None:
+            needed = _trainer_model_overrides(trainer_cls, train_config)
+            config, source = _init_from_config(
+                init_from, architecture, preset, {**needed, **(model_overrides or {})}
+            )
         else:
             needed = _trainer_model_overrides(trainer_cls, train_config)
             config = build_config(architecture, preset, **{**needed, **(model_overrides or {})})
@@ -174,6 +188,10 @@ def train(
         model.config = config
     trainer = trainer_cls(model, data, train_config, eval_data=_load_eval_data(dataset, data_root))
     trainer.command = command
+    if source is not None:
+        from ganzoo.trainers.init_from import start_trainer
+
+        start_trainer(trainer, str(init_from), loaded=source)
     result = trainer.fit(resume=found is not None, overwrite=overwrite)
     return trainer, result
 
@@ -227,6 +245,48 @@ def _check_start(
             f"--out must be a new folder, not the --from run {source}: each stage keeps its "
             f"own run folder (checkpoint, log, model), e.g. --out {source}-{entry.stage}"
         )
+
+
+def _check_init_from(
+    entry: TrainerEntry, init_from: str | Path | None, start_from: Any, resume: bool
+) -> None:
+    """Refuse ``--init-from`` where it cannot apply, in one line."""
+    if init_from is None:
+        return
+    if resume:
+        raise GanzooError(
+            "drop --init-from when resuming: the run's checkpoint holds its networks "
+            "(and its lineage)"
+        )
+    if entry.continues or start_from is not None:
+        raise GanzooError(
+            f"--init-from starts a first-stage run; stage '{entry.stage}' continues the "
+            "model of --from instead: drop --init-from"
+        )
+
+
+def _init_from_config(
+    init_from: str | Path, architecture: str, preset: str | None, overrides: dict[str, Any]
+) -> tuple[Any, tuple[Any, Path]]:
+    """The model config of a run started from ``init_from``, and the loaded checkpoint.
+
+    The checkpoint's own config, unless ``preset`` or ``overrides`` ask for another one
+    (refused later if its tensors do not fit).
+    """
+    from ganzoo.trainers.init_from import check_architecture, check_fits, load_source
+
+    loaded = load_source(init_from)
+    source_model = loaded[0]
+    check_architecture(source_model, architecture, str(init_from))
+    if preset is None:
+        config = replace_config(source_model.config, **overrides)
+    else:
+        config = build_config(architecture, preset, **overrides)
+        if hasattr(config, "dataset"):
+            config = dataclasses.replace(config, dataset=source_model.config.dataset)
+    with torch.device("meta"):
+        check_fits(source_model, get_model_entry(architecture).cls(config), str(init_from))
+    return config, loaded
 
 
 def _start_model(start_from: Any, architecture: str, entry: TrainerEntry) -> Any:

@@ -47,6 +47,8 @@ class TrainingState:
         torch_rng: torch's global CPU RNG state.
         ema_updates: how many updates the EMA has had.
         cuda_rng: the CUDA RNG state of the training device (``None`` off CUDA).
+        seconds: training seconds so far, over every fit of the run.
+        init_from: the checkpoint the run started from (``None``: from scratch).
 
     """
 
@@ -57,6 +59,8 @@ class TrainingState:
     torch_rng: torch.Tensor
     ema_updates: int
     cuda_rng: torch.Tensor | None = None
+    seconds: float = 0.0
+    init_from: str | None = None
 
     @classmethod
     def capture(cls, trainer: TrainerLike) -> TrainingState:
@@ -71,13 +75,16 @@ class TrainingState:
             cuda_rng=(
                 torch.cuda.get_rng_state(trainer.device) if trainer.device.type == "cuda" else None
             ),
+            seconds=float(trainer.train_seconds()),
+            init_from=trainer.init_source,
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The state as saved with ``torch.save`` (``cuda_rng`` only when there is one)."""
         state = dataclasses.asdict(self)
-        if state["cuda_rng"] is None:
-            del state["cuda_rng"]
+        for optional in ("cuda_rng", "init_from"):
+            if state[optional] is None:
+                del state[optional]
         return state
 
     @classmethod
@@ -99,6 +106,12 @@ class TrainingState:
                     "ganzoo or is damaged: start a new run"
                 )
         step = state["step"]
+        seconds = state.get("seconds", 0.0)
+        init_from = state.get("init_from")
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+            raise GanzooError(f"training state {source} has an invalid 'seconds'; start a new run")
+        if init_from is not None and not isinstance(init_from, str):
+            raise GanzooError(f"training state {source} has an invalid 'init_from'")
         return cls(
             step=step,
             optimizers=state["optimizers"],
@@ -107,6 +120,8 @@ class TrainingState:
             torch_rng=state["torch_rng"],
             ema_updates=int(state.get("ema_updates", step)),
             cuda_rng=state.get("cuda_rng"),
+            seconds=float(seconds),
+            init_from=init_from,
         )
 
     def apply(self, trainer: TrainerLike, source: str) -> None:
@@ -135,6 +150,8 @@ class TrainingState:
             torch.cuda.set_rng_state(self.cuda_rng, trainer.device)
         if trainer.ema is not None:
             trainer.ema.num_updates = self.ema_updates
+        trainer.seconds_before = self.seconds
+        trainer.init_source = self.init_from
         trainer.step = self.step
 
     # ------------------------------------------------------------------ on disk
@@ -199,6 +216,12 @@ class TrainingState:
             data=trainer.data_fingerprint(),
         )
         load_weights_strict(trainer.model, found / WEIGHTS_NAME, str(found))
+        if hasattr(trainer.model, "lineage"):
+            from ganzoo.hub import read_hub_config
+            from ganzoo.lineage import LINEAGE_KEY, check_lineage
+
+            saved_lineage = read_hub_config(found).get(LINEAGE_KEY)
+            trainer.model.lineage = check_lineage(saved_lineage, str(found))
         if trainer.ema is not None and (found / ckpt.EMA_NAME).is_file():
             trainer.ema.load_state_dict(
                 load_file(str(found / ckpt.EMA_NAME), device=str(trainer.device))

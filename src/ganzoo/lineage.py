@@ -1,0 +1,150 @@
+"""A model's lineage: the training runs ("legs") its weights went through, oldest first.
+
+Each run that exports a model appends one leg to the lineage of the weights it started
+from (none for a run from scratch; the source's for ``--init-from``), and the list
+travels in ``config.json`` under ``"lineage"``. The model card shows it as a table and
+``train_summary.json`` repeats it with the total steps, so a checkpoint trained in
+several legs — or fine-tuned from a pretrained one — says how it came to be.
+
+The list comes from files a user may hand over, so :func:`check_lineage` reads it
+defensively: a bounded number of legs, each a flat object of short strings and numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ganzoo.errors import GanzooError
+
+#: The key of ``config.json`` that holds the lineage.
+LINEAGE_KEY = "lineage"
+#: At most this many legs are kept (the oldest beyond it are dropped when a leg is added).
+MAX_LEGS = 64
+_MAX_TEXT = 2000
+_LEG_FIELDS = ("init_from", "command", "steps", "seconds", "device", "metrics", "ganzoo_version")
+
+
+def _plain(value: Any, where: str) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        if len(value) > _MAX_TEXT:
+            raise GanzooError(f"{where} is {len(value)} characters long; re-save the checkpoint")
+        return value
+    raise GanzooError(f"{where} must be a string or a number, got {type(value).__name__}")
+
+
+def check_lineage(raw: Any, source: str) -> list[dict[str, Any]]:
+    """The lineage read from a checkpoint's ``config.json``, checked and cleaned.
+
+    Unknown fields of a leg are dropped; a metrics object keeps only plain numbers.
+
+    Raises:
+        GanzooError: naming ``source``, if it is not a list of legs of plain values.
+
+    """
+    if raw is None:
+        return []
+    where = f"{source}: '{LINEAGE_KEY}'"
+    if not isinstance(raw, list):
+        raise GanzooError(f"{where} must be a list of training runs; re-save the checkpoint")
+    if len(raw) > MAX_LEGS:
+        raise GanzooError(f"{where} has {len(raw)} legs (at most {MAX_LEGS}); not ganzoo's")
+    legs = []
+    for i, leg in enumerate(raw):
+        if not isinstance(leg, dict):
+            raise GanzooError(f"{where} entry {i} must be an object; re-save the checkpoint")
+        clean: dict[str, Any] = {}
+        for key in _LEG_FIELDS:
+            if key not in leg:
+                continue
+            if key == "metrics":
+                metrics = leg[key]
+                if not isinstance(metrics, dict) or len(metrics) > 64:
+                    raise GanzooError(f"{where} entry {i}: metrics must be a small object")
+                clean[key] = {
+                    str(name)[:100]: _plain(value, f"{where} entry {i} metric {name!r}")
+                    for name, value in metrics.items()
+                    if isinstance(value, (int, float)) and not isinstance(value, bool)
+                }
+            else:
+                clean[key] = _plain(leg[key], f"{where} entry {i} field '{key}'")
+        legs.append(clean)
+    return legs
+
+
+def make_leg(
+    *,
+    init_from: str | None,
+    command: str | None,
+    steps: int,
+    seconds: float,
+    device: str,
+    metrics: Mapping[str, Any] | None,
+    version: str,
+) -> dict[str, Any]:
+    """One leg's record: where it started, how it was run, how long, what it measured."""
+    return {
+        "init_from": init_from,
+        "command": command,
+        "steps": int(steps),
+        "seconds": round(float(seconds), 1),
+        "device": device,
+        "metrics": {
+            k: v
+            for k, v in (metrics or {}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        },
+        "ganzoo_version": version,
+    }
+
+
+def extend(lineage: Sequence[Mapping[str, Any]], leg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``lineage`` with ``leg`` appended (the oldest legs dropped beyond :data:`MAX_LEGS`)."""
+    return [dict(x) for x in (*lineage, leg)][-MAX_LEGS:]
+
+
+def total_steps(lineage: Sequence[Mapping[str, Any]]) -> int:
+    """The optimisation steps of every leg together (legs of unknown length count 0)."""
+    return sum(int(leg.get("steps") or 0) for leg in lineage)
+
+
+def table_rows(lineage: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The model card's lineage table: leg, started from, steps, cumulative steps, time, metrics."""
+    rows, cumulative, seconds = [], 0, 0.0
+    for i, leg in enumerate(lineage, 1):
+        steps = int(leg.get("steps") or 0)
+        cumulative += steps
+        seconds += float(leg.get("seconds") or 0.0)
+        metrics = leg.get("metrics") or {}
+        rows.append(
+            {
+                "leg": str(i),
+                "init_from": _cell(leg.get("init_from") or "scratch"),
+                "steps": f"{steps:,}",
+                "total_steps": f"{cumulative:,}",
+                "hours": f"{seconds / 3600:.2f}",
+                "device": _cell(leg.get("device") or ""),
+                "metrics": _cell(", ".join(f"{k} {_short(v)}" for k, v in metrics.items())),
+                "command": _cell(leg.get("command") or ""),
+            }
+        )
+    return rows
+
+
+def _cell(value: Any) -> str:
+    """Text that stays inside one Markdown table cell and renders as text, not HTML."""
+    text = " ".join(str(value).split())
+    for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "'")):
+        text = text.replace(raw, safe)
+    return text
+
+
+def _short(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
