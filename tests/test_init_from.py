@@ -177,8 +177,8 @@ def test_each_bundled_gan_and_the_vqvae_can_be_fine_tuned(name, tmp_path):
     np.savez(tmp_path / "mine.npz", x=images)
     out, data = tmp_path / "ft", f"npz:{tmp_path / 'mine.npz'}"
     result = invoke(
-        "train", model.architecture, "--init-from", name, "--dataset", data, "--out", out, "--steps", 1, "--batch-size", 4, "--device", "cpu", "--quiet",
-        "--set", "sample_every=0",
+        "train", model.architecture, "--init-from", name, "--dataset", data, "--out", out,
+        "--steps", 1, "--batch-size", 4, "--device", "cpu", "--quiet", "--set", "sample_every=0",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     tuned = ganzoo.from_pretrained(out)

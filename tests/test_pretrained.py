@@ -38,9 +38,12 @@ def test_mnist_generator_cards_give_their_sample_quality_and_its_protocol(name):
     keys = {"samples_fid", "samples_fid_floor", "samples_confidence", "samples_kl_uniform"}
     assert keys <= set(info.metrics)
     assert 0 < info.metrics["samples_fid_floor"] < info.metrics["samples_fid"]
-    assert 0 <= info.metrics["samples_min_class_share"] <= 0.1 <= info.metrics[
-        "samples_max_class_share"
-    ]
+    assert (
+        0
+        <= info.metrics["samples_min_class_share"]
+        <= 0.1
+        <= info.metrics["samples_max_class_share"]
+    )
     assert "2000 samples (seed 0) read by ganzoo's MNIST metric classifier" in card
     conditional = bool(ganzoo.from_pretrained(name).conditional) if "sgan" in name else False
     assert ("samples_agreement" in info.metrics) is conditional
