@@ -28,9 +28,9 @@ from ganzoo.data import ImageDataset
 from ganzoo.losses import gradient_penalty
 from ganzoo.nn.constraints import clip_weights_
 from ganzoo.nn.diffaugment import diff_augment, parse_policy
-from ganzoo.trainers.gan import GAN_LOSSES, GANTrainer
-from ganzoo.trainers.launch import build_train_config
-from ganzoo.trainers.optim import make_optimizer
+from ganzoo.train.gan import GAN_LOSSES, GANTrainer
+from ganzoo.train.launch import build_train_config
+from ganzoo.train.optim import make_optimizer
 
 RECIPES = [("dcgan", "report"), ("wgan", "report"), ("wgan-gp", "paper")]
 

@@ -39,7 +39,7 @@ from ganzoo import create_model, get_trainer
 from ganzoo.data import load_dataset
 from ganzoo.devices import select_device
 from ganzoo.metrics import confusion_summary
-from ganzoo.trainers.launch import build_train_config
+from ganzoo.train.launch import build_train_config
 
 #: The report's test accuracies (%), SPEC "Reported results", 600 steps.
 REPORT = {

@@ -16,8 +16,8 @@ import argparse
 import ganzoo
 from ganzoo.data import load_dataset
 from ganzoo.metrics import accuracy
-from ganzoo.trainers.callbacks import Callback
-from ganzoo.trainers.launch import build_train_config
+from ganzoo.train.callbacks import Callback
+from ganzoo.train.launch import build_train_config
 
 
 class PrintEvaluation(Callback):

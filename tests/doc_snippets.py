@@ -201,7 +201,7 @@ def _patch(module):
 
 class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name != "ganzoo.trainers.config":  # where TrainConfig is defined
+        if name != "ganzoo.train.config":  # where TrainConfig is defined
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None:

@@ -4,7 +4,7 @@ import torch
 
 from ganzoo import get_trainer
 from ganzoo.data import ImageDataset
-from ganzoo.trainers.launch import build_train_config
+from ganzoo.train.launch import build_train_config
 
 
 def synthetic_digits(per_class=4, seed=0):

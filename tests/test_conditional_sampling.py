@@ -14,7 +14,7 @@ from ganzoo import GanzooError, create_model, get_trainer
 from ganzoo.cli import app
 from ganzoo.models.base import ZooModel, balanced_labels, check_labels, latent_noise
 from ganzoo.sampling import label_blocks
-from ganzoo.trainers.launch import build_train_config
+from ganzoo.train.launch import build_train_config
 from mnist_fixtures import tiny_labeled_trainer
 
 #: A small conditional SGAN: the same layers, narrow, so each test takes milliseconds.

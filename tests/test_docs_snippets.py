@@ -294,18 +294,18 @@ def _first_column(table: str) -> list[str]:
 
 #: Config classes whose options must only ever appear in docs as generated tables.
 CONFIG_CLASSES = [
-    "ganzoo.trainers.config.TrainConfig",
-    "ganzoo.trainers.sgan.SGANTrainConfig",
-    "ganzoo.trainers.classifier.ClassifierTrainConfig",
-    "ganzoo.trainers.vaegan.VAEGANTrainConfig",
-    "ganzoo.models.sgan.SGANConfig",
-    "ganzoo.models.vaegan.VAEGANConfig",
+    "ganzoo.train.config.TrainConfig",
+    "ganzoo.archs.sgan.train.SGANTrainConfig",
+    "ganzoo.archs.sgan.cnn_train.ClassifierTrainConfig",
+    "ganzoo.archs.vaegan.train.VAEGANTrainConfig",
+    "ganzoo.archs.sgan.model.SGANConfig",
+    "ganzoo.archs.vaegan.model.VAEGANConfig",
     "ganzoo.catalog.PretrainedInfo",
-    "ganzoo.trainers.gan.GANTrainConfig",
-    "ganzoo.models.dcgan.DCGANConfig",
-    "ganzoo.trainers.vqvae.VQVAETrainConfig",
-    "ganzoo.trainers.vqvae.PriorTrainConfig",
-    "ganzoo.models.vqvae.VQVAEConfig",
+    "ganzoo.train.gan.GANTrainConfig",
+    "ganzoo.archs.gan64.model.DCGANConfig",
+    "ganzoo.archs.vqvae.train.VQVAETrainConfig",
+    "ganzoo.archs.vqvae.train.PriorTrainConfig",
+    "ganzoo.archs.vqvae.model.VQVAEConfig",
 ]
 
 
@@ -320,9 +320,9 @@ def test_config_table_lists_every_field_with_a_description(page, path):
 
 
 def test_training_page_tables_trainconfig_from_the_code():
-    assert ("docs/training.md", "ganzoo.trainers.config.TrainConfig") in _markers()
+    assert ("docs/training.md", "ganzoo.train.config.TrainConfig") in _markers()
     hook = _config_tables_hook()
-    table = hook.render_table(hook.import_class("ganzoo.trainers.config.TrainConfig"))
+    table = hook.render_table(hook.import_class("ganzoo.train.config.TrainConfig"))
     names = _first_column(table)
     assert {"`channels_last`", "`lr_decay_start`", "`max_seconds`"} <= set(names)
 

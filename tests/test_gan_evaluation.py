@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import pytest
 
 from ganzoo.errors import GanzooError
-from ganzoo.trainers.callbacks import KeepBest, read_best_record
-from ganzoo.trainers.launch import build_train_config
+from ganzoo.train.callbacks import KeepBest, read_best_record
+from ganzoo.train.launch import build_train_config
 from test_trainers_gan import make_trainer
 
 pytest.importorskip("torchmetrics")
@@ -156,7 +156,7 @@ def test_the_feature_network_is_built_once_for_all_evaluations(monkeypatch):
 
 def test_sgan_adds_fid_to_its_accuracy_when_asked():
     from ganzoo import create_model
-    from ganzoo.trainers.sgan import SGANTrainer
+    from ganzoo.archs.sgan.train import SGANTrainer
     from mnist_fixtures import synthetic_digits
 
     data = synthetic_digits()

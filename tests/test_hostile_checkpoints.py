@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 import ganzoo
 from ganzoo import GanzooError, create_model, registry
+from ganzoo.archs.sgan.model import SGAN, SGANConfig
+from ganzoo.archs.vaegan.model import VAEGANConfig
 from ganzoo.cli import app
 from ganzoo.config import check_config, check_value
-from ganzoo.models.sgan import SGAN, SGANConfig
-from ganzoo.models.vaegan import VAEGANConfig
 
 
 @pytest.fixture

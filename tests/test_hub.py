@@ -231,7 +231,7 @@ def test_model_from_pretrained_passes_options_and_checks_the_architecture(tmp_pa
     create_model("tiny").save_pretrained(tmp_path / "m")
     loaded = TinyGAN.from_pretrained(tmp_path / "m", device="cpu", local_files_only=True)
     assert isinstance(loaded, TinyGAN)
-    from ganzoo.models.sgan import SGAN
+    from ganzoo.archs.sgan.model import SGAN
 
     with pytest.raises(GanzooError, match="is a 'tiny' checkpoint, not 'sgan'"):
         SGAN.from_pretrained(tmp_path / "m")

@@ -5,9 +5,9 @@ import torch
 from torch import nn
 
 from ganzoo import create_model
+from ganzoo.archs.gan64.model import DCGANConfig
 from ganzoo.errors import GanzooError
 from ganzoo.models.base import keras_parameter_count
-from ganzoo.models.dcgan import DCGANConfig
 
 
 def test_report_preset_matches_keras_parameter_counts():

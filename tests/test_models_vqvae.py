@@ -8,9 +8,9 @@ from torch import nn
 
 import ganzoo
 from ganzoo import create_model, losses
+from ganzoo.archs.vqvae.model import VQVAE, VQEncoding
 from ganzoo.errors import GanzooError
 from ganzoo.models.base import keras_parameter_count
-from ganzoo.models.vqvae import VQVAE, VQEncoding
 
 
 def _images(model, n=2, seed=0):

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import ganzoo.nn.pixelcnn as pixelcnn
+import ganzoo.archs.vqvae.prior as pixelcnn
+from ganzoo.archs.vqvae.prior import PRIOR_PRESETS, GatedLayer, GatedPixelCNN, GatedPixelCNNConfig
 from ganzoo.errors import GanzooError
-from ganzoo.nn.pixelcnn import PRIOR_PRESETS, GatedLayer, GatedPixelCNN, GatedPixelCNNConfig
 
 H, W, K = 5, 6, 11  # a non-square grid catches a transposed shift
 

@@ -113,7 +113,7 @@ def test_sampling_path_imports_nothing_heavy(tmp_path):
         f"sys.argv = ['ganzoo', 'sample', {str(tmp_path / 'sgan')!r}, '-n', '4', '--out', "
         f"{str(tmp_path / 'x.png')!r}, '--quiet']\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        "heavy = [m for m in ('torchvision', 'matplotlib', 'ganzoo.trainers', 'ganzoo.data')"
+        "heavy = [m for m in ('torchvision', 'matplotlib', 'ganzoo.train', 'ganzoo.data')"
         " if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

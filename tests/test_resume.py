@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 
 from ganzoo import GanzooError, create_model
 from ganzoo.cli import app
-from ganzoo.trainers.base import TrainingInterrupted
-from ganzoo.trainers.callbacks import Callback
-from ganzoo.trainers.launch import train as launch_train
-from ganzoo.trainers.run_folder import read_metrics
+from ganzoo.train.base import TrainingInterrupted
+from ganzoo.train.callbacks import Callback
+from ganzoo.train.launch import train as launch_train
+from ganzoo.train.run_folder import read_metrics
 from tiny import TinyTrainConfig, TinyTrainer, tiny_images
 
 TESTS = str(Path(__file__).parent)
@@ -286,7 +286,7 @@ def test_resume_cuts_the_log_back_and_survives_a_cut_off_line(tiny_run):
 
 
 def test_reading_metrics_skips_bad_lines_anywhere(tmp_path):
-    from ganzoo.trainers.plots import plot_run
+    from ganzoo.train.plots import plot_run
 
     log = tmp_path / "metrics.jsonl"
     log.write_text(

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from ganzoo import GanzooError, create_model
 from ganzoo.catalog import PRETRAINED_DIR
 from ganzoo.cli import app
-from ganzoo.trainers import checkpoint as ckpt
-from ganzoo.trainers.run_folder import LOCK_NAME, MARKER_NAME, RunFolder
+from ganzoo.train import checkpoint as ckpt
+from ganzoo.train.run_folder import LOCK_NAME, MARKER_NAME, RunFolder
 from tiny import TinyTrainConfig, TinyTrainer
 
 TESTS = str(Path(__file__).parent)
@@ -145,7 +145,7 @@ def test_stale_temporaries_of_killed_runs_are_removed_under_the_lock(tmp_path):
 
 LOCK_HOLDER = r"""
 import sys, time
-from ganzoo.trainers.run_folder import RunFolder
+from ganzoo.train.run_folder import RunFolder
 RunFolder(sys.argv[1]).open()
 print("locked", flush=True)
 time.sleep(60)

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from ganzoo import GanzooError, create_model
-from ganzoo.trainers import checkpoint as ckpt
-from ganzoo.trainers.state import TrainingState
+from ganzoo.train import checkpoint as ckpt
+from ganzoo.train.state import TrainingState
 from tiny import TinyTrainConfig, TinyTrainer
 
 
@@ -59,7 +59,7 @@ def test_a_damaged_training_state_is_refused_in_one_line(tiny_data, tmp_path, st
 
 
 def test_moved_names_still_import_from_base():
-    from ganzoo.trainers import base, config, signals
+    from ganzoo.train import base, config, signals
 
     assert base.TrainConfig is config.TrainConfig
     assert base.TrainResult is config.TrainResult
@@ -69,9 +69,9 @@ def test_moved_names_still_import_from_base():
 
 
 def test_the_loops_neighbours_do_not_import_the_loop():
-    import ganzoo.trainers
+    import ganzoo.train
 
-    package = Path(ganzoo.trainers.__file__).parent
+    package = Path(ganzoo.train.__file__).parent
     for name in ("config", "state", "signals", "export", "run_folder", "checkpoint"):
         tree = ast.parse((package / f"{name}.py").read_text())
         imported = {
@@ -79,4 +79,4 @@ def test_the_loops_neighbours_do_not_import_the_loop():
             for node in ast.walk(tree)
             if isinstance(node, ast.ImportFrom) and node.module
         } | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
-        assert "ganzoo.trainers.base" not in imported, name
+        assert "ganzoo.train.base" not in imported, name

@@ -10,8 +10,8 @@ from safetensors.torch import load_file
 
 import ganzoo
 from ganzoo import GanzooError, create_model
-from ganzoo.trainers import checkpoint as ckpt
-from ganzoo.trainers.callbacks import Callback, KeepBest, TrainingDiverged
+from ganzoo.train import checkpoint as ckpt
+from ganzoo.train.callbacks import Callback, KeepBest, TrainingDiverged
 from tiny import TinyTrainConfig, TinyTrainer
 
 
@@ -144,7 +144,7 @@ def test_bf16_on_a_cpu_without_native_bf16_warns_and_names_fp32(tiny_data, monke
     import warnings
 
     from ganzoo.errors import GanzooWarning
-    from ganzoo.trainers import base
+    from ganzoo.train import base
 
     monkeypatch.setattr(base, "bf16_is_slow", lambda device: True)
     with pytest.warns(GanzooWarning, match="--precision fp32"):
@@ -259,7 +259,7 @@ def test_data_parallel_with_torchrun_keeps_ranks_in_sync(tmp_path):
 def test_ema_warms_up_then_averages():
     from torch import nn
 
-    from ganzoo.trainers.ema import EMA
+    from ganzoo.train.ema import EMA
 
     net = nn.Linear(1, 1, bias=False)
     nn.init.zeros_(net.weight)
@@ -330,58 +330,58 @@ def test_invalid_numbers_are_refused_naming_the_field(tiny_data, field, value):
     ],
 )
 def test_sgan_numbers_are_range_checked(field, value):
-    from ganzoo.trainers.sgan import SGANTrainConfig
+    from ganzoo.archs.sgan.train import SGANTrainConfig
 
     with pytest.raises(GanzooError, match=f"^{field} must be"):
         SGANTrainConfig(**{field: value}).validate()
 
 
 def test_vaegan_weights_must_be_finite():
-    from ganzoo.trainers.vaegan import VAEGANTrainConfig
+    from ganzoo.archs.vaegan.train import VAEGANTrainConfig
 
     with pytest.raises(GanzooError, match="^gamma must be"):
         VAEGANTrainConfig(gamma=float("nan")).validate()
 
 
 def _module_imports(path):
-    """Every ganzoo.trainers module a file imports, wherever the import statement is."""
+    """Every ganzoo.train module a file imports, wherever the import statement is."""
     import ast
 
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module:
-            if node.module == "ganzoo.trainers":
-                found |= {f"ganzoo.trainers.{a.name}" for a in node.names}
-            elif node.module.startswith("ganzoo.trainers."):
+            if node.module == "ganzoo.train":
+                found |= {f"ganzoo.train.{a.name}" for a in node.names}
+            elif node.module.startswith("ganzoo.train."):
                 found.add(node.module)
         elif isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.startswith("ganzoo.trainers.")}
+            found |= {a.name for a in node.names if a.name.startswith("ganzoo.train.")}
     return found
 
 
 def test_trainer_modules_import_no_circles():
     import graphlib
 
-    import ganzoo.trainers
+    import ganzoo.train
 
-    package = Path(ganzoo.trainers.__file__).parent
+    package = Path(ganzoo.train.__file__).parent
     graph = {}
     for path in package.glob("*.py"):
         if path.name == "__init__.py":
             continue
-        name = f"ganzoo.trainers.{path.stem}"
+        name = f"ganzoo.train.{path.stem}"
         graph[name] = {m for m in _module_imports(path) if m != name and m in _all(package)}
     graphlib.TopologicalSorter(graph).static_order()  # raises CycleError on a circle
-    assert "ganzoo.trainers.base" not in graph["ganzoo.trainers.callbacks"]
-    assert "ganzoo.trainers.base" not in graph["ganzoo.trainers.run_folder"]
+    assert "ganzoo.train.base" not in graph["ganzoo.train.callbacks"]
+    assert "ganzoo.train.base" not in graph["ganzoo.train.run_folder"]
 
 
 def _all(package):
-    return {f"ganzoo.trainers.{p.stem}" for p in package.glob("*.py")}
+    return {f"ganzoo.train.{p.stem}" for p in package.glob("*.py")}
 
 
 def test_periodic_jobs_follow_one_rule(tiny_data, tmp_path):
-    from ganzoo.trainers.callbacks import Checkpoints, Evaluation, SampleGrid
+    from ganzoo.train.callbacks import Checkpoints, Evaluation, SampleGrid
 
     trainer = _trainer(
         tiny_data, tmp_path / "run", steps=5, checkpoint_every=2, sample_every=2, eval_every=2
@@ -405,7 +405,7 @@ def test_periodic_jobs_follow_one_rule(tiny_data, tmp_path):
 def test_train_sgan_on_an_image_folder_of_another_size(tmp_path):
     from PIL import Image
 
-    from ganzoo.trainers.launch import train
+    from ganzoo.train.launch import train
 
     rng = np.random.default_rng(0)
     for digit in range(10):

@@ -10,8 +10,8 @@ from ganzoo import create_model, get_trainer
 from ganzoo.data import ImageDataset
 from ganzoo.errors import GanzooError
 from ganzoo.registry import get_trainer_entry
-from ganzoo.trainers.gan import GANTrainer
-from ganzoo.trainers.launch import build_train_config, train
+from ganzoo.train.gan import GANTrainer
+from ganzoo.train.launch import build_train_config, train
 
 
 def art_like(n=24, size=16, seed=0):

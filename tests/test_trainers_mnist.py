@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ganzoo import create_model, get_trainer
-from ganzoo.nn.augment import (
+from ganzoo.archs.sgan.augment import (
     elastic_displacement,
     random_affine,
     random_elastic,
@@ -369,7 +369,7 @@ def test_discriminator_is_per_sample_so_the_joint_update_may_batch_its_parts():
 
 # ------------------------------------------------ the SGAN trainer is the GAN trainer + labels
 def _chain_has_no_diamond(cls):
-    from ganzoo.trainers.base import Trainer
+    from ganzoo.train.base import Trainer
 
     return all(
         len([b for b in klass.__bases__ if issubclass(b, Trainer)]) <= 1 for klass in cls.__mro__
@@ -377,12 +377,12 @@ def _chain_has_no_diamond(cls):
 
 
 def test_sgan_trainer_is_the_gan_trainer_plus_labeled_data():
-    from ganzoo.trainers.base import Trainer
-    from ganzoo.trainers.classifier import ClassifierTrainer
-    from ganzoo.trainers.gan import GANTrainer
-    from ganzoo.trainers.labeled import LabeledData
-    from ganzoo.trainers.sgan import SGANTrainer
-    from ganzoo.trainers.vaegan import VAEGANTrainer
+    from ganzoo.archs.sgan.cnn_train import ClassifierTrainer
+    from ganzoo.archs.sgan.labeled import LabeledData
+    from ganzoo.archs.sgan.train import SGANTrainer
+    from ganzoo.archs.vaegan.train import VAEGANTrainer
+    from ganzoo.train.base import Trainer
+    from ganzoo.train.gan import GANTrainer
 
     assert issubclass(SGANTrainer, GANTrainer)
     for cls in (SGANTrainer, ClassifierTrainer, VAEGANTrainer):
@@ -415,8 +415,8 @@ def test_sgan_generator_loss_is_the_non_saturating_loss_on_the_logsumexp_logit()
 
 
 def test_sgan_config_keeps_its_defaults_and_its_generators():
-    from ganzoo.trainers.gan import GANTrainConfig
-    from ganzoo.trainers.sgan import SGANTrainConfig
+    from ganzoo.archs.sgan.train import SGANTrainConfig
+    from ganzoo.train.gan import GANTrainConfig
 
     cfg = SGANTrainConfig()
     assert isinstance(cfg, GANTrainConfig)
@@ -466,8 +466,8 @@ def test_sgan_optimisers_are_chosen_by_name_like_the_gan_trainers():
 def test_an_sgan_run_saved_without_the_gan_options_still_resumes(tmp_path):
     import json
 
-    from ganzoo.trainers.gan import GANTrainConfig
-    from ganzoo.trainers.labeled import LabeledConfig
+    from ganzoo.archs.sgan.labeled import LabeledConfig
+    from ganzoo.train.gan import GANTrainConfig
 
     out = tmp_path / "run"
     first = _trainer("sgan", "report", out_dir=str(out))

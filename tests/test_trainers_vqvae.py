@@ -11,13 +11,15 @@ from safetensors.torch import load_file
 
 import ganzoo
 from ganzoo import GanzooError, create_model
-from ganzoo.data import CodeGridDataset, DeviceBatcher, ImageDataset, to_unit_range
-from ganzoo.nn.pixelcnn import PRIOR_PRESETS, GatedPixelCNNConfig
+from ganzoo.archs.vqvae.codes import CodeGridDataset
+from ganzoo.archs.vqvae.prior import PRIOR_PRESETS, GatedPixelCNNConfig
+from ganzoo.archs.vqvae.quantizer import VectorQuantizer
+from ganzoo.archs.vqvae.train import PriorTrainer, VQVAETrainConfig, VQVAETrainer
+from ganzoo.data import DeviceBatcher, ImageDataset, to_unit_range
 from ganzoo.registry import get_trainer_entry, list_stages, register_trainer
 from ganzoo.sampling import code_colors, reconstruction_panel, save_reconstructions
-from ganzoo.trainers import PriorTrainer, VQVAETrainConfig, VQVAETrainer
-from ganzoo.trainers.launch import build_train_config
-from ganzoo.trainers.launch import train as launch_train
+from ganzoo.train.launch import build_train_config
+from ganzoo.train.launch import train as launch_train
 from mnist_fixtures import synthetic_digits
 
 #: A prior small enough for tests.
@@ -129,13 +131,13 @@ def test_dead_code_restarts_happen_in_the_trainer_when_enabled():
 
 def test_best_options_switch_to_an_ema_codebook_with_kmeans_initialisation(monkeypatch):
     calls = []
-    original = ganzoo.nn.VectorQuantizer.init_from
+    original = VectorQuantizer.init_from
 
     def spy(self, z_e, iters=10, generator=None):
         calls.append((tuple(z_e.shape), iters))
         return original(self, z_e, iters=iters, generator=generator)
 
-    monkeypatch.setattr(ganzoo.nn.VectorQuantizer, "init_from", spy)
+    monkeypatch.setattr(VectorQuantizer, "init_from", spy)
     trainer = _autoencoder(steps=2, codebook_ema=0.99, kmeans_init_batches=3, kmeans_iters=2)
     model = trainer.model
     assert model.config.ema_decay == 0.99 and model.quantizer.uses_ema

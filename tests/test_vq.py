@@ -1,4 +1,4 @@
-"""The vector quantiser (ganzoo.nn.vq) and the VQ-VAE losses, against hand computations."""
+"""The vector quantiser (ganzoo.archs.vqvae.quantizer) and the VQ-VAE losses, by hand."""
 
 import math
 
@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from ganzoo import losses
+from ganzoo.archs.vqvae.quantizer import USAGE_DECAY, VectorQuantizer
 from ganzoo.errors import GanzooError
-from ganzoo.nn.vq import USAGE_DECAY, VectorQuantizer
 
 
 def _quantizer(codes, **options):

@@ -10,7 +10,7 @@ from torch import nn
 
 from ganzoo.models.base import ZooModel, latent_noise
 from ganzoo.registry import register_model, register_trainer
-from ganzoo.trainers.base import TrainConfig, Trainer
+from ganzoo.train.base import TrainConfig, Trainer
 
 
 @dataclass

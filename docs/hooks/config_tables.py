@@ -2,7 +2,7 @@
 
 A page writes a marker where a table of a dataclass's fields belongs::
 
-    <!-- config-table: ganzoo.trainers.config.TrainConfig -->
+    <!-- config-table: ganzoo.train.config.TrainConfig -->
 
 and the hook replaces it with a Markdown table of every field: its name, type, default and
 description. The description is the field's entry in the ``Attributes:`` section of the

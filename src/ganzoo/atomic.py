@@ -2,7 +2,7 @@
 
 A reader never sees half a file, and two processes writing the same file never
 share a temporary. Folders of files (checkpoints) are swapped whole by
-:func:`ganzoo.trainers.checkpoint.write_folder_atomically`.
+:func:`ganzoo.train.checkpoint.write_folder_atomically`.
 """
 
 from __future__ import annotations

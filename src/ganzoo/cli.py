@@ -669,8 +669,8 @@ def train(
     folder:<dir>``, or a next leg), and the model card records the lineage.
     """
     from ganzoo.registry import get_trainer_entry
-    from ganzoo.trainers.launch import train as run_training
-    from ganzoo.trainers.signals import TrainingInterrupted
+    from ganzoo.train.launch import train as run_training
+    from ganzoo.train.signals import TrainingInterrupted
 
     overrides = _parse_sets(sets or [])
     named = {

@@ -38,7 +38,7 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
 #: The non-averaged weights of a network kept with an EMA (what a next run trains on;
-#: see :mod:`ganzoo.trainers.init_from`), beside ``model.safetensors``.
+#: see :mod:`ganzoo.train.init_from`), beside ``model.safetensors``.
 ONLINE_WEIGHTS_NAME = "online_weights.safetensors"
 #: What ``push`` uploads: these files and ``*.png`` pictures, at the folder's top level only.
 UPLOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, ONLINE_WEIGHTS_NAME)

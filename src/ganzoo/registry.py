@@ -1,14 +1,13 @@
 """Name → architecture and name → trainer registries (timm's pattern).
 
 Architectures register themselves with :func:`register_model` and training
-algorithms with :func:`register_trainer`. Lookups import :mod:`ganzoo.models`
-and :mod:`ganzoo.trainers` on first use, so ``import ganzoo`` stays light.
+algorithms with :func:`register_trainer`. Lookups import the built-in architectures
+(:mod:`ganzoo.archs`) on first use, so ``import ganzoo`` stays light.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -16,10 +15,6 @@ from typing import Any, TypeVar
 from ganzoo.errors import GanzooError, did_you_mean
 
 T = TypeVar("T")
-
-#: Packages whose import registers the built-in architectures and trainers.
-_MODELS_PACKAGE = "ganzoo.models"
-_TRAINERS_PACKAGE = "ganzoo.trainers"
 
 
 @dataclass(frozen=True)
@@ -54,9 +49,9 @@ def _load_builtins(trainers: bool = False) -> None:
     Loading a model for sampling needs only the architectures, so trainers (and what
     they import) stay out of that path.
     """
-    importlib.import_module(_MODELS_PACKAGE)
-    if trainers:
-        importlib.import_module(_TRAINERS_PACKAGE)
+    from ganzoo.archs import load_builtins
+
+    load_builtins(trainers)
 
 
 def register_model(
@@ -118,7 +113,7 @@ class TrainerEntry:
 
     Attributes:
         architecture: registry name of the architecture, e.g. ``"wgan-gp"``.
-        cls: the trainer class (a :class:`ganzoo.trainers.base.Trainer`); one class may
+        cls: the trainer class (a :class:`ganzoo.train.base.Trainer`); one class may
             train several architectures (the GAN trainer trains ``dcgan``, ``wgan`` and
             ``wgan-gp``), each with its own recipes.
         recipes: named training configurations (``ganzoo train --recipe``).

@@ -14,7 +14,6 @@ The package has one module per job:
 * ``readers``: the file formats (IDX, ``.npz``, CIFAR-10 batches, image folders).
 * ``subsets``: :func:`labeled_subset`, the class-balanced labeled examples.
 * ``batching``: :class:`DeviceBatcher` and :func:`iterate_batches`.
-* ``codes``: :class:`CodeGridDataset`, the integer code grids a VQ-VAE's prior trains on.
 
 Known names for :func:`load_dataset`:
 
@@ -42,7 +41,6 @@ variable, else ``~/.cache/ganzoo/data`` (see :func:`default_root`).
 from __future__ import annotations
 
 from ganzoo.data.batching import DeviceBatcher, iterate_batches
-from ganzoo.data.codes import CodeGridDataset
 from ganzoo.data.dataset import ImageDataset, to_unit_range
 from ganzoo.data.readers import read_idx
 from ganzoo.data.sources import (
@@ -55,7 +53,6 @@ from ganzoo.data.subsets import labeled_subset
 
 __all__ = [
     "DATASET_NAMES",
-    "CodeGridDataset",
     "DEBIAN_FASHION_MNIST_DIR",
     "DeviceBatcher",
     "ImageDataset",

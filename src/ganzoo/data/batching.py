@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 
 from ganzoo.data.dataset import ImageDataset, to_unit_range
 from ganzoo.errors import GanzooError
 
-if TYPE_CHECKING:
-    from ganzoo.data.codes import CodeGridDataset
+__all__ = ["DeviceBatcher", "ExampleSet", "iterate_batches"]
 
-__all__ = ["DeviceBatcher", "iterate_batches"]
+
+class ExampleSet(Protocol):
+    """What a batcher draws from: an :class:`ImageDataset`, or integer grids in ``codes``.
+
+    A set that is not an :class:`ImageDataset` (a VQ-VAE's code grids) has a ``codes``
+    tensor whose rows come out as they are (not scaled).
+    """
+
+    name: str
+    labels: torch.Tensor | None
+
+    def __len__(self) -> int: ...
 
 
 def _resolve_device(device: torch.device | str) -> torch.device:
@@ -29,7 +39,7 @@ class DeviceBatcher:
     The images (``uint8``) and labels are copied to ``device`` once. Each batch is drawn
     with replacement by ``torch.randint`` on a generator that lives on the same device,
     gathered and scaled to ``[-1, 1]`` there: a training step does no host work and no
-    host-device copy. A :class:`~ganzoo.data.codes.CodeGridDataset` is batched the same
+    host-device copy. A :class:`~ganzoo.archs.vqvae.codes.CodeGridDataset` is batched the same
     way; its integer code grids come out as they are (``int64``, not scaled).
 
     Every draw comes from ``generator`` and nothing else, so the generator's state is the
@@ -52,7 +62,7 @@ class DeviceBatcher:
 
     def __init__(
         self,
-        dataset: ImageDataset | CodeGridDataset,
+        dataset: ExampleSet,
         batch_size: int,
         device: torch.device | str,
         generator: torch.Generator | None = None,

@@ -1,3 +1,4 @@
-"""Architectures of the zoo; importing this package registers them all."""
+"""The model contract (:class:`~ganzoo.models.base.ZooModel`) every architecture implements.
 
-from ganzoo.models import classifier, dcgan, sgan, vaegan, vqvae  # noqa: F401
+The architectures themselves live in :mod:`ganzoo.archs`, one folder per family.
+"""

@@ -12,7 +12,7 @@ A callback may also override the event hooks :meth:`Callback.on_fit_start`,
 ``torchrun``), except :class:`NaNGuard`, which every process runs.
 
 This module imports nothing of the loop: the ``trainer`` every method receives is a
-:class:`ganzoo.trainers.base.Trainer`.
+:class:`ganzoo.train.base.Trainer`.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Any
 
 from ganzoo import atomic
 from ganzoo.errors import GanzooError
-from ganzoo.trainers.plots import plot_run
+from ganzoo.train.plots import plot_run
 
-#: What callbacks receive: the running :class:`ganzoo.trainers.base.Trainer`.
+#: What callbacks receive: the running :class:`ganzoo.train.base.Trainer`.
 TrainerLike = Any
 
 

@@ -1,6 +1,6 @@
 """What a finished run leaves for users: the model in the Hub format and ``train_summary.json``.
 
-Both the Python API (:meth:`ganzoo.trainers.base.Trainer.fit`) and ``ganzoo train``
+Both the Python API (:meth:`ganzoo.train.base.Trainer.fit`) and ``ganzoo train``
 go through here, so a run folder holds the same files whichever started it.
 ``train_summary.json`` is what ``scripts/bundle_pretrained.py`` reads (``command``,
 ``steps``, ``seconds``, ``device``, ``torch``).
@@ -19,12 +19,12 @@ from typing import Any
 import torch
 
 from ganzoo import atomic
-from ganzoo.trainers.callbacks import KeepBest
-from ganzoo.trainers.config import TrainResult
+from ganzoo.train.callbacks import KeepBest
+from ganzoo.train.config import TrainResult
 
 SUMMARY_NAME = "train_summary.json"
 
-#: What is exported: a :class:`ganzoo.trainers.base.Trainer`.
+#: What is exported: a :class:`ganzoo.train.base.Trainer`.
 TrainerLike = Any
 
 
@@ -47,7 +47,7 @@ def export_trainer(
     """
     from ganzoo import __version__
     from ganzoo.lineage import extend, make_leg
-    from ganzoo.trainers.init_from import online_state, write_online_weights
+    from ganzoo.train.init_from import online_state, write_online_weights
 
     grid = trainer.run.newest_sample_grid(trainer.step) if trainer.run is not None else None
     model = trainer.model

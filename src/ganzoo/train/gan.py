@@ -1,6 +1,6 @@
-"""One GAN trainer for DCGAN, WGAN and WGAN-GP (SPEC §4–6; mimicry's pattern).
+"""The GAN step shared by DCGAN, WGAN, WGAN-GP and the SGAN (mimicry's pattern).
 
-The loop is the base :class:`~ganzoo.trainers.base.Trainer`'s; this module adds
+The loop is the base :class:`~ganzoo.train.base.Trainer`'s; this module adds
 one training *step* whose variant is a recipe, not a copy of the loop: the loss
 (non-saturating BCE, Wasserstein, Wasserstein with gradient penalty), an optimiser
 per network chosen by name, ``n_critic`` critic updates per generator update, a
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
@@ -21,10 +21,9 @@ from ganzoo.errors import GanzooError
 from ganzoo.features import get_feature
 from ganzoo.nn.constraints import clip_weights_
 from ganzoo.nn.diffaugment import diff_augment, parse_policy
-from ganzoo.registry import register_trainer
-from ganzoo.trainers.base import TrainConfig, Trainer
-from ganzoo.trainers.config import check_at_least
-from ganzoo.trainers.optim import check_optimizer_name, make_optimizer
+from ganzoo.train.base import TrainConfig, Trainer
+from ganzoo.train.config import check_at_least
+from ganzoo.train.optim import check_optimizer_name, make_optimizer
 
 
 @dataclass(frozen=True)
@@ -147,64 +146,6 @@ class GANTrainConfig(TrainConfig):
             )
 
 
-# ------------------------------------------------------------------------- recipes
-# 450 epochs of 2,781 paintings at batch 128 (the report's DCGAN) is ~9,800 steps.
-_DCGAN_REPORT = GANTrainConfig()
-_WGAN_REPORT = GANTrainConfig(
-    loss="wasserstein",
-    d_optimizer="rmsprop",
-    g_optimizer="rmsprop",
-    lr=5e-5,
-    clip=0.01,
-    n_critic=3,
-    batch_size=64,
-    steps=10000,
-)
-_WGAN_GP_PAPER = GANTrainConfig(
-    loss="wasserstein-gp",
-    lr=1e-4,
-    beta1=0.0,
-    beta2=0.9,
-    n_critic=5,
-    batch_size=64,
-    steps=10000,
-)
-#: For 2,781 images on a CPU budget: DiffAugment on both updates and an EMA of G. Without
-#: the colour policy: in 400-step runs at 32x32 it collapsed G (sample diversity 0.06 against
-#: 0.45 with translation and cutout alone; see docs/models/gan.md).
-_ART_CPU = {
-    "diffaugment": "translation,cutout",
-    "ema_decay": 0.999,
-    "batch_size": 64,
-    "steps": 6000,
-    "sample_every": 500,
-    "checkpoint_every": 500,
-}
-
-DCGAN_RECIPES = {
-    "report": _DCGAN_REPORT,
-    "paper": replace(_DCGAN_REPORT, batch_size=128),
-    "art-cpu": replace(_DCGAN_REPORT, **_ART_CPU),
-}
-WGAN_RECIPES = {
-    "report": _WGAN_REPORT,
-    "paper": replace(_WGAN_REPORT, n_critic=5),
-    # Two critic updates per G update and twice the paper's rate: on a CPU budget the
-    # paper's 5 x 5e-5 spends most of the hours on the critic.
-    "art-cpu": replace(_WGAN_REPORT, n_critic=2, lr=1e-4, **_ART_CPU),
-}
-WGAN_GP_RECIPES = {
-    # The report's best: RMSprop for the critic, Adam for G.
-    "report": replace(_WGAN_GP_PAPER, d_optimizer="rmsprop", beta1=0.5, beta2=0.999),
-    "paper": _WGAN_GP_PAPER,
-    # Two critic updates per G update at 2e-4 (the paper: five at 1e-4), for a CPU budget.
-    "art-cpu": replace(_WGAN_GP_PAPER, n_critic=2, lr=2e-4, **_ART_CPU),
-}
-
-
-@register_trainer("wgan-gp", recipes=WGAN_GP_RECIPES)
-@register_trainer("wgan", recipes=WGAN_RECIPES)
-@register_trainer("dcgan", recipes=DCGAN_RECIPES)
 class GANTrainer(Trainer):
     """Trains an unconditional GAN with ``.generator``, ``.discriminator`` and ``latent_dim``.
 
@@ -217,7 +158,6 @@ class GANTrainer(Trainer):
 
     config_class = GANTrainConfig
     config: GANTrainConfig
-    recipes = DCGAN_RECIPES
 
     def setup(self) -> None:
         """Real images on the device; generators for augmentation and the penalty's α."""

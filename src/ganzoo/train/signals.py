@@ -1,6 +1,6 @@
 """Stopping a training run cleanly on SIGINT (Ctrl-C) or SIGTERM.
 
-While :meth:`ganzoo.trainers.base.Trainer.fit` runs, a signal only asks the loop to
+While :meth:`ganzoo.train.base.Trainer.fit` runs, a signal only asks the loop to
 stop after the current step; the loop then saves a checkpoint and raises
 :class:`TrainingInterrupted`, whose ``exit_code`` the CLI exits with.
 """

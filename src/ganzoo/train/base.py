@@ -3,18 +3,18 @@
 :class:`Trainer` owns the loop and nothing model-specific: device, seeds, RNG
 generators, bf16 autocast, optimiser steps, step counting, the EMA, progress on
 stderr, data parallelism under ``torchrun``, and the periodic jobs
-(:mod:`ganzoo.trainers.callbacks`: evaluation, sample grids, checkpoints, plots),
+(:mod:`ganzoo.train.callbacks`: evaluation, sample grids, checkpoints, plots),
 all triggered the same way. The rest lives beside it:
 
-- :mod:`ganzoo.trainers.config`: :class:`TrainConfig` and :class:`TrainResult`
+- :mod:`ganzoo.train.config`: :class:`TrainConfig` and :class:`TrainResult`
   (importable from here too);
-- :mod:`ganzoo.trainers.state`: the resumable state a checkpoint holds, saved and
+- :mod:`ganzoo.train.state`: the resumable state a checkpoint holds, saved and
   restored bit-exactly;
-- :mod:`ganzoo.trainers.run_folder`: the folder on disk and its rules (lock,
+- :mod:`ganzoo.train.run_folder`: the folder on disk and its rules (lock,
   marker, checkpoint files, metrics log, resume checks);
-- :mod:`ganzoo.trainers.export`: what a finished run leaves for users (Hub folder,
+- :mod:`ganzoo.train.export`: what a finished run leaves for users (Hub folder,
   model card, ``train_summary.json``);
-- :mod:`ganzoo.trainers.signals`: stopping cleanly on SIGINT/SIGTERM.
+- :mod:`ganzoo.train.signals`: stopping cleanly on SIGINT/SIGTERM.
 
 A subclass declares its optimisers in :meth:`Trainer.configure_optimizers` and
 does one update in :meth:`Trainer.train_step`.
@@ -35,8 +35,8 @@ from torch import nn
 from ganzoo.data import DeviceBatcher, ImageDataset
 from ganzoo.devices import bf16_is_slow, select_device
 from ganzoo.errors import GanzooError, GanzooWarning
-from ganzoo.trainers import distributed, export
-from ganzoo.trainers.callbacks import (
+from ganzoo.train import distributed, export
+from ganzoo.train.callbacks import (
     Callback,
     Checkpoints,
     Evaluation,
@@ -45,12 +45,12 @@ from ganzoo.trainers.callbacks import (
     SampleGrid,
     TrainingPlots,
 )
-from ganzoo.trainers.config import TrainConfig, TrainResult, check_at_least, check_positive
-from ganzoo.trainers.ema import EMA
-from ganzoo.trainers.optim import make_optimizer
-from ganzoo.trainers.run_folder import RunFolder, dataset_fingerprint
-from ganzoo.trainers.signals import StopSignals, TrainingInterrupted
-from ganzoo.trainers.state import TrainingState
+from ganzoo.train.config import TrainConfig, TrainResult, check_at_least, check_positive
+from ganzoo.train.ema import EMA
+from ganzoo.train.optim import make_optimizer
+from ganzoo.train.run_folder import RunFolder, dataset_fingerprint
+from ganzoo.train.signals import StopSignals, TrainingInterrupted
+from ganzoo.train.state import TrainingState
 
 __all__ = [
     "TrainConfig",
@@ -142,7 +142,7 @@ class Trainer:
         self.last_evaluation: dict[str, float] = {}
         self._sums: dict[str, torch.Tensor] = {}
         self._count = 0
-        #: SIGINT/SIGTERM received during ``fit`` (:mod:`ganzoo.trainers.signals`).
+        #: SIGINT/SIGTERM received during ``fit`` (:mod:`ganzoo.train.signals`).
         self.stop = StopSignals()
 
     # ----------------------------------------------------------------- for subclasses
@@ -297,7 +297,7 @@ class Trainer:
             ```
 
         """
-        from ganzoo.trainers.init_from import start_trainer
+        from ganzoo.train.init_from import start_trainer
 
         start_trainer(self, source)
 
@@ -397,21 +397,21 @@ class Trainer:
     def save_checkpoint(self) -> Path | None:
         """Write ``<out>/checkpoint`` atomically (main process only); return it.
 
-        See :meth:`ganzoo.trainers.state.TrainingState.save`.
+        See :meth:`ganzoo.train.state.TrainingState.save`.
         """
         return TrainingState.save(self)
 
     def load_checkpoint(self, folder: str | Path | None = None) -> int:
         """Resume from ``folder``'s (default ``out_dir``'s) checkpoint; return the step.
 
-        See :meth:`ganzoo.trainers.state.TrainingState.restore`.
+        See :meth:`ganzoo.train.state.TrainingState.restore`.
         """
         return TrainingState.restore(self, folder)
 
     def export(self, folder: str | Path, metrics: dict[str, Any] | None = None) -> Path:
         """Write the model (EMA weights where kept) as a Hub folder with a model card.
 
-        See :func:`ganzoo.trainers.export.export_trainer`.
+        See :func:`ganzoo.train.export.export_trainer`.
         """
         return export.export_trainer(self, folder, metrics)
 

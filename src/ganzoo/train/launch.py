@@ -23,9 +23,9 @@ from ganzoo.registry import (
     replace_config,
     trainer_entries,
 )
-from ganzoo.trainers.base import Trainer
-from ganzoo.trainers.config import TrainConfig, TrainResult
-from ganzoo.trainers.run_folder import RESUMABLE_FIELDS, RunFolder, check_resume
+from ganzoo.train.base import Trainer
+from ganzoo.train.config import TrainConfig, TrainResult
+from ganzoo.train.run_folder import RESUMABLE_FIELDS, RunFolder, check_resume
 
 
 def build_train_config(
@@ -119,7 +119,7 @@ def train(
             card and ``train_summary.json``. See :meth:`Trainer.init_from`.
         resume: continue from ``<out_dir>/checkpoint`` (model, options and data as saved
             there; only ``steps``, ``lr`` and how often things are logged or saved may
-            change, see :data:`~ganzoo.trainers.run_folder.RESUMABLE_FIELDS`). A preset,
+            change, see :data:`~ganzoo.train.run_folder.RESUMABLE_FIELDS`). A preset,
             recipe or option that would change the run is refused.
         overwrite: write into an ``out_dir`` that is not empty and not a ganzoo run folder.
         data_root: where data sets live (default: ``GANZOO_DATA`` or ``~/.cache/ganzoo/data``).
@@ -129,7 +129,7 @@ def train(
         **train_overrides: trainer config fields (``steps``, ``lr``, ``labels``...).
 
     Returns:
-        The trainer and its :class:`~ganzoo.trainers.config.TrainResult`.
+        The trainer and its :class:`~ganzoo.train.config.TrainResult`.
 
     Raises:
         GanzooError: one line, for bad options, a folder that is not ours or is in use,
@@ -189,7 +189,7 @@ def train(
     trainer = trainer_cls(model, data, train_config, eval_data=_load_eval_data(dataset, data_root))
     trainer.command = command
     if source is not None:
-        from ganzoo.trainers.init_from import start_trainer
+        from ganzoo.train.init_from import start_trainer
 
         start_trainer(trainer, str(init_from), loaded=source)
     result = trainer.fit(resume=found is not None, overwrite=overwrite)
@@ -273,7 +273,7 @@ def _init_from_config(
     The checkpoint's own config, unless ``preset`` or ``overrides`` ask for another one
     (refused later if its tensors do not fit).
     """
-    from ganzoo.trainers.init_from import check_architecture, check_fits, load_source
+    from ganzoo.train.init_from import check_architecture, check_fits, load_source
 
     loaded = load_source(init_from)
     source_model = loaded[0]
@@ -311,7 +311,7 @@ def _start_model(start_from: Any, architecture: str, entry: TrainerEntry) -> Any
 
 def _check_run_stage(found: Path, entry: TrainerEntry) -> None:
     """Refuse to resume a run of another stage with this stage's trainer, naming the stage."""
-    from ganzoo.trainers import checkpoint as ckpt
+    from ganzoo.train import checkpoint as ckpt
 
     path = found / ckpt.TRAIN_CONFIG_NAME
     if not path.is_file():

@@ -7,12 +7,12 @@ A run folder (``ganzoo train --out DIR``, ``TrainConfig.out_dir``) holds
   overwritten unless asked (``overwrite=True``, ``ganzoo train --overwrite``);
 - ``.ganzoo-run.lock``, locked (``fcntl.flock``) while a process trains in the
   folder; it names that process (pid and host), and a second run is refused;
-- ``checkpoint/``, the resumable state (see :mod:`ganzoo.trainers.checkpoint`),
+- ``checkpoint/``, the resumable state (see :mod:`ganzoo.train.checkpoint`),
   with the training config and a fingerprint of the data, so a resume that
   would silently train something else is refused;
 - ``metrics.jsonl``, one JSON record per line (cut back to the resumed step on
   resume, so killed runs leave no repeated steps; unreadable lines are skipped);
-- and, written by :mod:`ganzoo.trainers.export`, the model in the Hub format and
+- and, written by :mod:`ganzoo.train.export`, the model in the Hub format and
   ``train_summary.json``.
 """
 
@@ -33,7 +33,7 @@ from typing import Any
 
 from ganzoo import atomic
 from ganzoo.errors import GanzooError
-from ganzoo.trainers import checkpoint as ckpt
+from ganzoo.train import checkpoint as ckpt
 
 try:  # POSIX; elsewhere runs are not locked
     import fcntl

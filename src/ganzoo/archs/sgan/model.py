@@ -9,7 +9,7 @@ With ``conditional=True`` the generator also takes a class: ``G(z, y)`` adds a l
 vector per class to its first dense layer's output, which is the same as feeding
 ``[z, one_hot(y)]`` to that layer (Mirza & Osindero 2014's conditional GAN). The trainer
 then teaches G to draw the class it is asked for through the classifier head (see
-:class:`ganzoo.trainers.sgan.SGANTrainer`, recipe ``conditional``).
+:class:`ganzoo.archs.sgan.train.SGANTrainer`, recipe ``conditional``).
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ganzoo.archs.sgan.model import MAX_WIDTH, SGANConfig, SGANDiscriminator
 from ganzoo.config import check_range
 from ganzoo.errors import GanzooError
 from ganzoo.models.base import GaussianPrior, ZooModel
-from ganzoo.models.sgan import MAX_WIDTH, SGANConfig, SGANDiscriminator
 from ganzoo.nn.init import keras_init_
 from ganzoo.registry import register_model
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import torch
 
+from ganzoo.archs.sgan.labeled import LabeledConfig, LabeledData
 from ganzoo.losses import classification_loss
 from ganzoo.registry import register_trainer
-from ganzoo.trainers.base import Trainer
-from ganzoo.trainers.labeled import LabeledConfig, LabeledData
+from ganzoo.train.base import Trainer
 
 
 @dataclass

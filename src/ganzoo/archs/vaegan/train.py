@@ -9,11 +9,11 @@ from typing import Any
 import torch
 
 from ganzoo import losses
+from ganzoo.archs.sgan.labeled import LabeledConfig, LabeledData
 from ganzoo.errors import GanzooError
 from ganzoo.registry import register_trainer
-from ganzoo.trainers.base import Trainer
-from ganzoo.trainers.config import check_at_least, check_positive
-from ganzoo.trainers.labeled import LabeledConfig, LabeledData
+from ganzoo.train.base import Trainer
+from ganzoo.train.config import check_at_least, check_positive
 
 
 @dataclass

@@ -25,7 +25,7 @@ from torch import nn
 from ganzoo.errors import GanzooError
 from ganzoo.hub import ONLINE_WEIGHTS_NAME
 
-#: What is started from: a :class:`ganzoo.trainers.base.Trainer`.
+#: What is started from: a :class:`ganzoo.train.base.Trainer`.
 TrainerLike = Any
 
 

@@ -4,7 +4,7 @@ The SGAN, CNN and VAE-GAN trainers each hold one :class:`LabeledData` (``trainer
 the class-balanced labeled subset, its batcher, the augmentation generator, the weak
 view of labeled batches, the subset's share of the data fingerprint, and the test
 accuracy. Their loops stay their own base classes' (the SGAN trainer *is* the
-:class:`~ganzoo.trainers.gan.GANTrainer`), and :class:`LabeledConfig` adds the subset's
+:class:`~ganzoo.train.gan.GANTrainer`), and :class:`LabeledConfig` adds the subset's
 options to any training config.
 """
 
@@ -16,12 +16,12 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from ganzoo.archs.sgan.augment import random_translate
 from ganzoo.data import DeviceBatcher, ImageDataset, labeled_subset
 from ganzoo.errors import GanzooError
 from ganzoo.metrics import confusion_matrix
-from ganzoo.nn.augment import random_translate
-from ganzoo.trainers.config import TrainConfig, check_at_least
-from ganzoo.trainers.run_folder import tensor_digest
+from ganzoo.train.config import TrainConfig, check_at_least
+from ganzoo.train.run_folder import tensor_digest
 
 
 @dataclass

@@ -9,20 +9,20 @@ from typing import Any
 import torch
 
 from ganzoo import losses
-from ganzoo.errors import GanzooError
-from ganzoo.nn.augment import (
+from ganzoo.archs.sgan.augment import (
     elastic_displacement,
     random_affine,
     random_erase,
     random_translate,
 )
+from ganzoo.archs.sgan.labeled import LabeledConfig, LabeledData
+from ganzoo.errors import GanzooError
 from ganzoo.nn.init import data_dependent_init_
 from ganzoo.registry import register_trainer
 from ganzoo.sampling import class_order_labels
-from ganzoo.trainers.config import check_at_least, check_positive
-from ganzoo.trainers.gan import GANTrainConfig, GANTrainer
-from ganzoo.trainers.labeled import LabeledConfig, LabeledData
-from ganzoo.trainers.optim import make_optimizer
+from ganzoo.train.config import check_at_least, check_positive
+from ganzoo.train.gan import GANTrainConfig, GANTrainer
+from ganzoo.train.optim import make_optimizer
 
 #: Options of :class:`GANTrainConfig` the SGAN takes only at one value, and why.
 _SGAN_FIXED: dict[str, tuple[object, str]] = {
@@ -184,11 +184,11 @@ class SGANTrainConfig(GANTrainConfig, LabeledConfig):
 class SGANTrainer(GANTrainer):
     """SGAN training: the GAN trainer plus labeled data, one step per call of :meth:`train_step`.
 
-    From :class:`~ganzoo.trainers.gan.GANTrainer` it takes the generator's side:
+    From :class:`~ganzoo.train.gan.GANTrainer` it takes the generator's side:
     :meth:`fake`, the non-saturating :meth:`generator_loss` (through D's real/fake
     logit, the logsumexp of its class logits), and the optimisers chosen by name. The
     labeled subset, its batches and the test accuracy are a
-    :class:`~ganzoo.trainers.labeled.LabeledData` component, ``labeled``.
+    :class:`~ganzoo.archs.sgan.labeled.LabeledData` component, ``labeled``.
 
     ``report`` recipe (the report's Keras protocol, half batches of 50): update C on
     labeled images; update D on 50 real images (label 1), then on 50 generated ones

@@ -4,9 +4,9 @@
 the step, the optimisers and schedulers, its named random generators, torch's global
 RNG states and the EMA's update count. :meth:`TrainingState.save` writes it, with the
 model and EMA weights, the training config and the data's fingerprint, into the run
-folder's ``checkpoint/`` (atomically: :meth:`ganzoo.trainers.run_folder.RunFolder.save_checkpoint`);
+folder's ``checkpoint/`` (atomically: :meth:`ganzoo.train.run_folder.RunFolder.save_checkpoint`);
 :meth:`TrainingState.restore` checks that a checkpoint fits the trainer (same config,
-model and data, except :data:`ganzoo.trainers.run_folder.RESUMABLE_FIELDS`) and puts it
+model and data, except :data:`ganzoo.train.run_folder.RESUMABLE_FIELDS`) and puts it
 all back, so a resumed run continues bit-identically.
 """
 
@@ -20,10 +20,10 @@ from typing import Any
 import torch
 
 from ganzoo.errors import GanzooError
-from ganzoo.trainers import checkpoint as ckpt
-from ganzoo.trainers.run_folder import RunFolder, check_resume
+from ganzoo.train import checkpoint as ckpt
+from ganzoo.train.run_folder import RunFolder, check_resume
 
-#: What the state captures and restores: a :class:`ganzoo.trainers.base.Trainer`.
+#: What the state captures and restores: a :class:`ganzoo.train.base.Trainer`.
 TrainerLike = Any
 
 _REQUIRED = {
@@ -183,7 +183,7 @@ class TrainingState:
         ``folder`` is a run folder (default: the trainer's ``out_dir``); its
         ``checkpoint/`` is read. The checkpoint must have been saved with this training
         config, model config and data, except for the fields a resume may change
-        (:data:`ganzoo.trainers.run_folder.RESUMABLE_FIELDS`). A changed ``lr`` is
+        (:data:`ganzoo.train.run_folder.RESUMABLE_FIELDS`). A changed ``lr`` is
         re-applied to every optimiser (and its schedule).
 
         Raises:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ganzoo.archs.sgan.model import SGANConfig, SGANDiscriminator
 from ganzoo.models.base import ZooModel
-from ganzoo.models.sgan import SGANConfig, SGANDiscriminator
 from ganzoo.nn.init import keras_init_
 from ganzoo.registry import register_model
 
@@ -15,7 +15,7 @@ class CNNClassifier(ZooModel):
     """CNN baseline: the SGAN discriminator's layers and softmax head, without a GAN.
 
     It is the control that shows what the unlabeled data buys the SGAN (316,938
-    parameters with the report preset). Its config is :class:`~ganzoo.models.sgan.SGANConfig`
+    parameters with the report preset). Its config is :class:`~ganzoo.archs.sgan.model.SGANConfig`
     (the generator fields are unused).
     """
 

@@ -21,15 +21,16 @@ from typing import Any
 
 import torch
 
-from ganzoo.data import CodeGridDataset, DeviceBatcher, ImageDataset, iterate_batches
+from ganzoo.archs.vqvae.codes import CodeGridDataset
+from ganzoo.archs.vqvae.prior import PRIOR_PRESETS, GatedPixelCNNConfig
+from ganzoo.data import DeviceBatcher, ImageDataset, iterate_batches
 from ganzoo.errors import GanzooError, did_you_mean
 from ganzoo.metrics import vq_metrics
-from ganzoo.nn.pixelcnn import PRIOR_PRESETS, GatedPixelCNNConfig
 from ganzoo.registry import register_trainer, replace_config
 from ganzoo.sampling import reconstruction_panel
-from ganzoo.trainers.base import Trainer
-from ganzoo.trainers.callbacks import Callback
-from ganzoo.trainers.config import TrainConfig, check_at_least, check_positive
+from ganzoo.train.base import Trainer
+from ganzoo.train.callbacks import Callback
+from ganzoo.train.config import TrainConfig, check_at_least, check_positive
 
 __all__ = [
     "EpochTrainer",
@@ -196,7 +197,7 @@ class VQVAETrainer(EpochTrainer):
     the sample grids show inputs above reconstructions above code maps.
 
     Args:
-        model: a :class:`~ganzoo.models.vqvae.VQVAE` without a prior (training the
+        model: a :class:`~ganzoo.archs.vqvae.model.VQVAE` without a prior (training the
             autoencoder would make a prior meaningless; ``model.remove_prior()``).
         data: training images.
         config: the options; ``epochs`` is turned into ``steps`` here.
@@ -304,11 +305,11 @@ class PriorTrainConfig(VQTrainConfig):
     """Options of the prior stage: a gated PixelCNN fitted to the frozen VQ-VAE's codes.
 
     Attributes:
-        prior_preset: a key of :data:`ganzoo.nn.pixelcnn.PRIOR_PRESETS` (``mnist``,
+        prior_preset: a key of :data:`ganzoo.archs.vqvae.prior.PRIOR_PRESETS` (``mnist``,
             ``cifar10``) sizing a new prior (its ``num_codes`` becomes the codebook's);
             ``None``: the preset of the model's data set (see
-            :meth:`~ganzoo.models.vqvae.VQVAE.default_prior_config`).
-        prior: fields of :class:`~ganzoo.nn.pixelcnn.GatedPixelCNNConfig` to change from
+            :meth:`~ganzoo.archs.vqvae.model.VQVAE.default_prior_config`).
+        prior: fields of :class:`~ganzoo.archs.vqvae.prior.GatedPixelCNNConfig` to change from
             that preset, e.g. ``{"num_layers": 6}`` (``num_codes`` is the codebook's).
             When neither is given and the model already has a prior, that prior is
             trained further; when given, they must describe it.
@@ -351,7 +352,7 @@ class PriorTrainer(EpochTrainer):
     """Fits a VQ-VAE's prior, a gated PixelCNN, to its code grids; the autoencoder is frozen.
 
     The training set is encoded once (in batches, without gradients, in eval mode) into a
-    :class:`~ganzoo.data.CodeGridDataset` kept on the device, after any checkpoint is
+    :class:`~ganzoo.archs.vqvae.codes.CodeGridDataset` kept on the device, after any checkpoint is
     restored; one step is an Adam update of the prior from the cross-entropy of a random
     batch of code grids (logged as ``nll`` in nats and ``bits_per_dim``). ``evaluate``
     gives the prior's test NLL in bits per code (``prior_bits_per_dim``) beside the
@@ -359,7 +360,7 @@ class PriorTrainer(EpochTrainer):
     change: the encoder, codebook and decoder are those of the model given.
 
     Args:
-        model: a trained :class:`~ganzoo.models.vqvae.VQVAE`; a prior is attached when
+        model: a trained :class:`~ganzoo.archs.vqvae.model.VQVAE`; a prior is attached when
             it has none (sized by ``prior_preset`` and ``prior``).
         data: training images (encoded to codes).
         config: the options; ``epochs`` is turned into ``steps`` here.

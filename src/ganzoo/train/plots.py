@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ganzoo.trainers.run_folder import METRICS_NAME, read_metrics
+from ganzoo.train.run_folder import METRICS_NAME, read_metrics
 
 __all__ = ["plot_run", "read_metrics"]
 

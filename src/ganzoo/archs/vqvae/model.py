@@ -1,7 +1,8 @@
 """VQ-VAE (van den Oord et al. 2017, "Neural Discrete Representation Learning"), SPEC §7.
 
 A convolutional encoder maps an image to a grid of ``d``-dimensional vectors ``z_e``;
-a :class:`~ganzoo.nn.vq.VectorQuantizer` replaces each by the nearest of ``K`` codes;
+a :class:`~ganzoo.archs.vqvae.quantizer.VectorQuantizer` replaces each by the nearest of
+``K`` codes;
 a transposed-convolution decoder maps the code grid back to an image. The objective
 is a reconstruction loss plus the quantiser's codebook and commitment terms
 (β = 0.25). Two reconstruction losses, both the report's:
@@ -25,7 +26,7 @@ Presets (the report's networks, counts checked by the tests):
   and decoder 518,275 parameters.
 
 Sampling needs a prior over code grids (the paper fits a PixelCNN): ``.prior`` holds a
-:class:`~ganzoo.nn.pixelcnn.GatedPixelCNN` once :meth:`VQVAE.attach_prior` made one, and
+:class:`~ganzoo.archs.vqvae.prior.GatedPixelCNN` once :meth:`VQVAE.attach_prior` made one, and
 ``sample`` draws codes from it and decodes them. The config records the prior
 (``VQVAEConfig.prior``), so one folder — one ``from_pretrained`` — brings back encoder,
 codebook, decoder and prior.
@@ -41,13 +42,13 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ganzoo.archs.vqvae.prior import PRIOR_PRESETS, GatedPixelCNN, GatedPixelCNNConfig
+from ganzoo.archs.vqvae.quantizer import VectorQuantizer, VQOutput
 from ganzoo.config import check_range
 from ganzoo.errors import GanzooError, did_you_mean
 from ganzoo.losses import bernoulli_nll, vq_mse_reconstruction
 from ganzoo.models.base import ZooModel
 from ganzoo.nn.init import keras_init_
-from ganzoo.nn.pixelcnn import PRIOR_PRESETS, GatedPixelCNN, GatedPixelCNNConfig
-from ganzoo.nn.vq import VectorQuantizer, VQOutput
 from ganzoo.registry import register_model
 
 #: Largest width, code size or image side a config may ask for.
@@ -282,10 +283,10 @@ class VQVAE(ZooModel):
 
     Attributes:
         encoder: images → ``z_e``.
-        quantizer: the codebook (:class:`~ganzoo.nn.vq.VectorQuantizer`).
+        quantizer: the codebook (:class:`~ganzoo.archs.vqvae.quantizer.VectorQuantizer`).
         decoder: code vectors → images (or logits).
         prior: a prior over code grids with ``sample(n, height, width, generator=,
-            device=)`` (a :class:`~ganzoo.nn.pixelcnn.GatedPixelCNN`), or ``None``.
+            device=)`` (a :class:`~ganzoo.archs.vqvae.prior.GatedPixelCNN`), or ``None``.
 
     """
 
@@ -320,7 +321,7 @@ class VQVAE(ZooModel):
 
         ``PRIOR_PRESETS[dataset]`` when the model's data set has a preset of the same
         codebook size (the bundled MNIST and CIFAR-10 priors), else the default
-        :class:`~ganzoo.nn.pixelcnn.GatedPixelCNNConfig` sized to the codebook.
+        :class:`~ganzoo.archs.vqvae.prior.GatedPixelCNNConfig` sized to the codebook.
         """
         preset = PRIOR_PRESETS.get(self.config.dataset)
         if preset is not None and preset.num_codes == self.config.num_codes:

@@ -1,7 +1,7 @@
 """The options every trainer shares, what a run returns, and the checks configs use.
 
 :class:`TrainConfig` is the loop's configuration (each architecture's trainer extends
-it); :class:`TrainResult` is what :meth:`ganzoo.trainers.base.Trainer.fit` returns;
+it); :class:`TrainResult` is what :meth:`ganzoo.train.base.Trainer.fit` returns;
 :func:`check_at_least` and :func:`check_positive` are the one-line checks every config's
 ``validate`` uses. Nothing here imports torch.
 """
@@ -110,7 +110,7 @@ def check_positive(config: Any, name: str) -> None:
 
 @dataclass
 class TrainResult:
-    """What :meth:`ganzoo.trainers.base.Trainer.fit` returns.
+    """What :meth:`ganzoo.train.base.Trainer.fit` returns.
 
     Attributes:
         steps: the step reached.
