@@ -213,7 +213,9 @@ def test_hub_repo_without_weights_is_not_a_checkpoint(fake_hub, tmp_path):
 
 # ----------------------------------------------------------------------------- one entry point
 def test_from_pretrained_is_written_once_and_the_others_delegate():
+    import importlib
     import inspect
+    import pkgutil
 
     from ganzoo import hub
     from ganzoo.models.base import ZooModel
@@ -223,8 +225,14 @@ def test_from_pretrained_is_written_once_and_the_others_delegate():
     for alias in (ganzoo.from_pretrained, ZooModel.from_pretrained):
         kinds = [p.kind for p in inspect.signature(alias).parameters.values()]
         assert kinds[-1] == inspect.Parameter.VAR_KEYWORD and len(kinds) <= 2
-    source = inspect.getsource(hub)  # the folder format knows no model class: no import cycle
-    assert "from ganzoo.models" not in source and "import ganzoo.models" not in source
+    modules = [hub] + [
+        importlib.import_module(f"ganzoo.hub.{info.name}")
+        for info in pkgutil.iter_modules(hub.__path__)
+    ]
+    assert len(modules) == 5
+    for module in modules:  # the folder format knows no model class: no import cycle
+        source = inspect.getsource(module)
+        assert "from ganzoo.models" not in source and "import ganzoo.models" not in source
 
 
 def test_model_from_pretrained_passes_options_and_checks_the_architecture(tmp_path):
@@ -235,6 +243,21 @@ def test_model_from_pretrained_passes_options_and_checks_the_architecture(tmp_pa
 
     with pytest.raises(GanzooError, match="is a 'tiny' checkpoint, not 'sgan'"):
         SGAN.from_pretrained(tmp_path / "m")
+
+
+def test_every_public_name_is_importable_from_the_package():
+    import importlib
+
+    from ganzoo import hub
+
+    owners = {"weights": "save_weights", "folder": "load_folder", "resolve": "resolve"}
+    owners["push"] = "upload_files"
+    for module_name, name in owners.items():
+        module = importlib.import_module(f"ganzoo.hub.{module_name}")
+        assert getattr(hub, name) is getattr(module, name)
+    for name in hub.__all__:
+        assert getattr(hub, name) is not None
+    assert callable(hub.resolve) and callable(hub.push)  # the functions, not the modules
 
 
 # ----------------------------------------------------------------------------- repo ids
@@ -357,6 +380,18 @@ def test_cached_checkpoint_still_loads_when_the_endpoint_is_down(fake_hub, tmp_p
         monkeypatch.setenv("HF_ENDPOINT", url)
         cached = ganzoo.from_pretrained("org/tiny")
     assert torch.equal(_outputs(cached), _outputs(model))
+
+
+def test_exception_chain_follows_cause_and_context_and_stops_at_a_cycle():
+    from ganzoo.errors import exception_chain
+
+    inner, middle, outer = OSError("disk"), ValueError("wrapped"), RuntimeError("top")
+    middle.__context__ = inner
+    outer.__cause__ = middle
+    assert exception_chain(outer) == [outer, middle, inner]
+    inner.__context__ = outer  # a cycle
+    assert exception_chain(outer) == [outer, middle, inner]
+    assert exception_chain(None) == []
 
 
 # ----------------------------------------------------------------------------- push

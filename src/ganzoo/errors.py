@@ -23,3 +23,27 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     if not close:
         return ""
     return "; did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+
+
+def exception_chain(exc: BaseException | None) -> list[BaseException]:
+    """Return ``exc`` and the exceptions behind it, outermost first.
+
+    Follows ``__cause__`` (``raise ... from``), else ``__context__`` (raised while
+    handling), and stops at the end of the chain or at an exception already seen, so a
+    cyclic chain cannot loop forever.
+
+    Args:
+        exc: the exception to start from (``None`` gives an empty list).
+
+    Returns:
+        The exceptions of the chain, each once, starting with ``exc``.
+
+    """
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    current = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain

@@ -24,7 +24,7 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 import torch
 
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, exception_chain
 
 if TYPE_CHECKING:
     from ganzoo.models.base import ZooModel
@@ -108,21 +108,10 @@ def _pil_image(array: np.ndarray):  # noqa: ANN202 - PIL imported lazily
 
 
 # ----------------------------------------------------------------------------- safe writing
-def _os_error(exc: BaseException) -> OSError | None:
-    """The first ``OSError`` in ``exc``'s chain (numpy, PIL and zipfile wrap or follow them)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, OSError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
-
-
 def write_error(path: Path, exc: BaseException) -> GanzooError:
     """A one-line error for a failed write of ``path`` that names the fix."""
-    os_error = _os_error(exc) or exc
+    # the first OSError of the chain: numpy, PIL and zipfile wrap or follow them
+    os_error = next((err for err in exception_chain(exc) if isinstance(err, OSError)), exc)
     code = getattr(os_error, "errno", None)
     if code == errno.EFBIG:
         reason = "the file size limit was reached (ulimit -f)"
@@ -137,7 +126,7 @@ def write_error(path: Path, exc: BaseException) -> GanzooError:
 
 
 def _is_write_failure(exc: BaseException) -> bool:
-    return _os_error(exc) is not None
+    return any(isinstance(err, OSError) for err in exception_chain(exc))
 
 
 def _make_folders(folder: Path) -> list[Path]:

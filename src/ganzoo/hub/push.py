@@ -1,0 +1,120 @@
+"""Publish a checkpoint folder to the Hugging Face Hub.
+
+Only an allow-list of the folder's files is sent (:func:`upload_files`), and only
+after the staged copy has loaded as a checkpoint, so a broken or private file is
+never published. ``huggingface_hub`` is imported when :func:`push` is called.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ganzoo.errors import GanzooError
+from ganzoo.hub.folder import (
+    CARD_NAME,
+    CONFIG_NAME,
+    ONLINE_WEIGHTS_NAME,
+    WEIGHTS_NAME,
+    load_folder,
+    read_hub_config,
+)
+from ganzoo.hub.resolve import _where, network_error, validate_repo_id
+
+#: What ``push`` uploads: these files and ``*.png`` pictures, at the folder's top level only.
+UPLOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, ONLINE_WEIGHTS_NAME)
+UPLOAD_SUFFIXES = (".png",)
+
+
+def upload_files(folder: str | Path) -> dict[str, Path]:
+    """What :func:`push` uploads from ``folder``: ``{name in the repo: file to read}``.
+
+    An allow-list: ``config.json``, ``model.safetensors``, ``README.md`` and ``*.png``
+    pictures, at the folder's top level only. Hidden files and subfolders (a run's
+    ``checkpoint/``, ``samples/``, logs) are never uploaded. A symbolic link is followed
+    only when it stays inside the folder.
+
+    Raises:
+        GanzooError: for a link that leaves the folder, or an entry that is not a file.
+
+    """
+    folder = Path(folder)
+    root = folder.resolve()
+    chosen: dict[str, Path] = {}
+    for entry in sorted(folder.iterdir()):
+        name = entry.name
+        if name.startswith(".") or not (name in UPLOAD_FILES or name.endswith(UPLOAD_SUFFIXES)):
+            continue
+        target = entry.resolve()
+        if not target.is_relative_to(root):
+            raise GanzooError(
+                f"{entry} is a link to {target}, outside the folder; refusing to upload it "
+                "(copy the file into the folder instead)"
+            )
+        if not target.is_file():
+            raise GanzooError(f"{entry} is not a regular file; remove it or make it one")
+        chosen[name] = target
+    return chosen
+
+
+def push(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    token: str | None = None,
+    commit_message: str = "Upload ganzoo checkpoint",
+    revision: str | None = None,
+) -> str:
+    """Publish a checkpoint folder to the Hub (creating the repo if needed).
+
+    Only the files :func:`upload_files` allows are sent: they are staged in a
+    temporary folder, the staged checkpoint is loaded (config checks, strict weights),
+    so a broken checkpoint is never published, and that staged folder is uploaded.
+
+    Returns:
+        The URL of the commit.
+
+    Raises:
+        GanzooError: for an invalid repo id, a folder that is not a valid checkpoint, a
+            link out of the folder, or a Hub that refuses or cannot be reached.
+
+    """
+    from huggingface_hub import HfApi
+
+    validate_repo_id(repo_id)
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise GanzooError(f"{folder} is not a folder; pass a checkpoint folder to push")
+    read_hub_config(folder)  # the clearest error for a folder that is no checkpoint
+    files = upload_files(folder)
+    where = _where()
+    with tempfile.TemporaryDirectory(prefix="ganzoo-push-") as tmp:
+        staged = Path(tmp)
+        for name, source in files.items():
+            shutil.copyfile(source, staged / name)
+        load_folder(staged, source=str(folder))
+        api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token)
+        try:
+            api.create_repo(repo_id, private=private, exist_ok=True)
+            info = api.upload_folder(
+                folder_path=str(staged),
+                repo_id=repo_id,
+                commit_message=commit_message,
+                revision=revision,
+                # a second guard: the staged folder holds only the allowed files
+                ignore_patterns=["checkpoint/**", "checkpoint.old/**", ".*", "best/**"],
+            )
+        except Exception as exc:
+            problem = network_error(exc, where)
+            if problem is None:
+                from huggingface_hub.errors import HfHubHTTPError
+
+                if not isinstance(exc, HfHubHTTPError):
+                    raise
+                text = str(exc).strip()
+                problem = text.splitlines()[0] if text else type(exc).__name__
+            raise GanzooError(f"push to '{repo_id}' failed: {problem}") from None
+    return str(getattr(info, "commit_url", info))

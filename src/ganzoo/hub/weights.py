@@ -1,0 +1,152 @@
+"""The weights file: ``model.safetensors`` read and written without trusting it.
+
+A file is never loaded before its header has been compared with the tensors the
+model expects (names, shapes, floating-point dtypes), and weights holding NaN or
+infinity are refused. ``safetensors`` and ``torch`` are imported when a function is
+called, not with this module.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ganzoo.errors import GanzooError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+_FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
+
+
+def save_weights(
+    state_dict: Mapping[str, torch.Tensor], path: str | Path, dtype: torch.dtype | None = None
+) -> None:
+    """Write tensors to a safetensors file atomically (temporary file, then rename).
+
+    Args:
+        state_dict: the tensors.
+        path: destination ``.safetensors`` file.
+        dtype: cast floating-point tensors to this dtype (e.g. ``torch.float16`` to ship).
+
+    """
+    from safetensors.torch import save_file
+
+    tensors = {}
+    for key, value in state_dict.items():
+        value = value.detach()
+        if dtype is not None and value.is_floating_point():
+            value = value.to(dtype)
+        tensors[key] = value.to("cpu").contiguous().clone()
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    save_file(tensors, str(tmp), metadata={"format": "pt"})
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # safetensors writes 0600; give the usual file mode
+    os.replace(tmp, path)
+
+
+def read_weights_header(path: str | Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Read a safetensors file's header: ``{name: (shape, dtype)}``, without loading any data.
+
+    Raises:
+        GanzooError: if the file is not a readable safetensors file.
+
+    """
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return {
+                key: (tuple(handle.get_slice(key).get_shape()), handle.get_slice(key).get_dtype())
+                for key in handle.keys()  # noqa: SIM118 - safe_open has no __iter__
+            }
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GanzooError(f"cannot read weights {path}: {first}; re-save the checkpoint") from None
+
+
+def _shown(keys: list[str]) -> str:
+    """The first four ``keys``, joined, and how many more there are."""
+    return ", ".join(keys[:4]) + (f" (+{len(keys) - 4} more)" if len(keys) > 4 else "")
+
+
+def check_weights_fit(
+    expected: Mapping[str, torch.Tensor],
+    header: Mapping[str, tuple[tuple[int, ...], str]],
+    source: str,
+) -> None:
+    """Compare a file's header with the tensors a model expects (which may be on ``meta``).
+
+    Raises:
+        GanzooError: naming the missing, unexpected, misshapen and non-float tensors.
+
+    """
+    missing = sorted(set(expected) - set(header))
+    unexpected = sorted(set(header) - set(expected))
+    common = set(expected) & set(header)
+    misshapen = sorted(k for k in common if tuple(expected[k].shape) != header[k][0])
+    not_float = sorted(
+        k for k in common if expected[k].is_floating_point() and header[k][1] not in _FLOAT_DTYPES
+    )
+    problems = []
+    for label, keys in (
+        ("missing", missing),
+        ("unexpected", unexpected),
+        ("misshapen", misshapen),
+        ("non-float", not_float),
+    ):
+        if keys:
+            problems.append(f"{len(keys)} {label} tensor(s): {_shown(keys)}")
+    if problems:
+        raise GanzooError(
+            f"weights of '{source}' do not fit its architecture: {'; '.join(problems)} "
+            "(was the checkpoint saved by another version or edited?)"
+        )
+
+
+def check_finite(tensors: Mapping[str, torch.Tensor], source: str) -> None:
+    """Refuse weights holding NaN or infinity (they give black images and chance accuracy).
+
+    Raises:
+        GanzooError: naming the tensors that are not finite.
+
+    """
+    import torch
+
+    bad = sorted(
+        k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())
+    )
+    if bad:
+        raise GanzooError(
+            f"weights of '{source}' hold NaN or infinite values in {len(bad)} tensor(s): "
+            f"{_shown(bad)} (the training diverged or the file is damaged)"
+        )
+
+
+def load_weights_strict(model: nn.Module, path: str | Path, source: str = "") -> None:
+    """Load a safetensors file into ``model``; a missing, extra or misshapen tensor is an error.
+
+    The header is compared with the model before any data is read; NaN or infinite
+    weights are refused. Floating-point tensors are cast to the dtype of the model's own
+    (so fp16 files load into fp32 models).
+
+    Raises:
+        GanzooError: naming the tensors that do not match or are not finite.
+
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    source = source or str(path)
+    check_weights_fit(model.state_dict(), read_weights_header(path), source)
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise GanzooError(f"cannot read weights {path}: {exc}") from None
+    check_finite(tensors, source)
+    model.load_state_dict(tensors, strict=True)
