@@ -31,7 +31,7 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
 #: The non-averaged weights of a network kept with an EMA (what a next run trains on;
-#: see :mod:`ganzoo.trainers.init_from`), beside ``model.safetensors``.
+#: see :mod:`ganzoo.train.init_from`), beside ``model.safetensors``.
 ONLINE_WEIGHTS_NAME = "online_weights.safetensors"
 #: Largest ``config.json`` read (a ganzoo config is about 1 KB).
 MAX_CONFIG_BYTES = 1 << 20
