@@ -250,14 +250,14 @@ def test_every_public_name_is_importable_from_the_package():
 
     from ganzoo import hub
 
-    owners = {"weights": "save_weights", "folder": "load_folder", "resolve": "resolve"}
-    owners["push"] = "upload_files"
+    owners = {"weights": "save_weights", "folder": "load_folder", "download": "resolve"}
+    owners["upload"] = "upload_files"
     for module_name, name in owners.items():
         module = importlib.import_module(f"ganzoo.hub.{module_name}")
         assert getattr(hub, name) is getattr(module, name)
     for name in hub.__all__:
         assert getattr(hub, name) is not None
-    assert callable(hub.resolve) and callable(hub.push)  # the functions, not the modules
+    assert callable(hub.resolve) and callable(hub.push)
 
 
 # ----------------------------------------------------------------------------- repo ids

@@ -8,23 +8,28 @@ The package has one module per job:
 - :mod:`ganzoo.hub.folder`: the checkpoint folder (``config.json``,
   ``model.safetensors``, ``README.md``): read and checked as hostile input, built
   into a model, written, exported with a model card.
-- :mod:`ganzoo.hub.resolve`: a name to a folder, in order an existing local folder,
+- :mod:`ganzoo.hub.download`: a name to a folder, in order an existing local folder,
   a bundled catalog name, then a Hugging Face Hub repo id (downloaded through
-  ``huggingface_hub``); :func:`~ganzoo.hub.resolve.from_pretrained` is the one
+  ``huggingface_hub``); :func:`~ganzoo.hub.download.from_pretrained` is the one
   loader behind every other.
-- :mod:`ganzoo.hub.push`: publishing a checkpoint folder to the Hub.
+- :mod:`ganzoo.hub.upload`: publishing a checkpoint folder to the Hub.
 
 Every public name of these modules is importable from ``ganzoo.hub`` itself (e.g.
 ``from ganzoo.hub import from_pretrained``). Importing the package is light:
 ``torch``, ``safetensors`` and ``huggingface_hub`` load when a function needs them.
-
-Two functions share their module's name: ``ganzoo.hub.resolve`` and
-``ganzoo.hub.push`` are the functions; reach the modules (to monkeypatch them, say)
-with ``importlib.import_module("ganzoo.hub.push")`` or ``sys.modules``.
 """
 
 from __future__ import annotations
 
+from ganzoo.hub.download import (
+    DEFAULT_TIMEOUT,
+    MAX_REPO_ID_LENGTH,
+    from_pretrained,
+    hub_timeout,
+    network_error,
+    resolve,
+    validate_repo_id,
+)
 from ganzoo.hub.folder import (
     CARD_NAME,
     CONFIG_NAME,
@@ -36,16 +41,7 @@ from ganzoo.hub.folder import (
     read_hub_config,
     write_checkpoint,
 )
-from ganzoo.hub.push import UPLOAD_FILES, UPLOAD_SUFFIXES, push, upload_files
-from ganzoo.hub.resolve import (
-    DEFAULT_TIMEOUT,
-    MAX_REPO_ID_LENGTH,
-    from_pretrained,
-    hub_timeout,
-    network_error,
-    resolve,
-    validate_repo_id,
-)
+from ganzoo.hub.upload import UPLOAD_FILES, UPLOAD_SUFFIXES, push, upload_files
 from ganzoo.hub.weights import (
     check_finite,
     check_weights_fit,

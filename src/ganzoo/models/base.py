@@ -211,10 +211,10 @@ class ZooModel(
         return model
 
     def push_to_hub(self, repo_id: str, **options: Any) -> str:  # type: ignore[override]
-        """Save this model to a temporary folder and publish it with :func:`ganzoo.hub.push.push`.
+        """Save this model to a temporary folder and publish it with :func:`ganzoo.hub.upload.push`.
 
         The upload is the same as ``ganzoo push``'s: the folder is checked first and only
-        the checkpoint's files are sent. ``options`` are those of :func:`ganzoo.hub.push.push`
+        the checkpoint's files are sent. ``options`` are those of :func:`ganzoo.hub.upload.push`
         (``private``, ``token``, ``commit_message``, ``revision``); ``model_card_kwargs``
         customise the model card.
 

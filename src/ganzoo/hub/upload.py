@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from ganzoo.errors import GanzooError
+from ganzoo.hub.download import _where, network_error, validate_repo_id
 from ganzoo.hub.folder import (
     CARD_NAME,
     CONFIG_NAME,
@@ -21,7 +22,6 @@ from ganzoo.hub.folder import (
     load_folder,
     read_hub_config,
 )
-from ganzoo.hub.resolve import _where, network_error, validate_repo_id
 
 #: What ``push`` uploads: these files and ``*.png`` pictures, at the folder's top level only.
 UPLOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, ONLINE_WEIGHTS_NAME)
