@@ -35,9 +35,9 @@ from typing import Any
 import torch
 
 import ganzoo
+from ganzoo import losses
 from ganzoo.data import load_dataset
 from ganzoo.features import load_feature
-from ganzoo.losses import real_fake_logit
 from ganzoo.sample_quality import CLASSIFIER, balance, confidence
 from ganzoo.sampling import to_uint8
 
@@ -83,7 +83,7 @@ def diagnose(model: Any, data_root: str | None, n: int = 2000, seed: int = 0) ->
     d = model.discriminator
 
     def p_real(images: torch.Tensor) -> float:
-        return float(torch.sigmoid(real_fake_logit(d(images))).mean())
+        return float(losses.d_probability(d(images)).mean())
 
     return {
         "prior_samples": reading(prior_logits),

@@ -10,9 +10,10 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 import ganzoo
-from ganzoo import GanzooError, create_model, get_trainer
+from ganzoo import GanzooError, create_model
 from ganzoo.cli import app
 from ganzoo.models.base import ZooModel, balanced_labels, check_labels, latent_noise
+from ganzoo.registry import get_trainer_entry
 from ganzoo.sampling import label_blocks
 from ganzoo.train.launch import build_train_config
 from mnist_fixtures import tiny_labeled_trainer
@@ -222,12 +223,13 @@ def test_a_checkpoint_that_claims_conditional_without_class_vectors_is_refused(t
 
 # ------------------------------------------------------------------------ training
 def test_conditional_recipe_is_best_plus_the_class_term_and_builds_a_conditional_model():
-    cls = get_trainer("sgan")
-    recipe = cls.recipes["conditional"]
+    entry = get_trainer_entry("sgan")
+    cls, recipes = entry.cls, entry.recipes
+    recipe = recipes["conditional"]
     assert recipe.class_weight == 1.0
     assert recipe == build_train_config(cls, "best", class_weight=1.0)
     assert cls.model_overrides(recipe) == {"conditional": True}
-    assert cls.model_overrides(cls.recipes["best"]) == {}
+    assert cls.model_overrides(recipes["best"]) == {}
 
 
 def test_one_conditional_step_trains_the_class_vectors_with_finite_losses():

@@ -257,7 +257,7 @@ def test_python_api_resume_refuses_a_changed_config(tiny_data, tmp_path):
     ("edit", "fragment"),
     [
         ({"surprise": 1}, "unknown key(s) surprise"),
-        ({"steps": "ten"}, "'steps' must be"),
+        ({"steps": "ten"}, "steps must be an integer"),
         ({"lr": -1.0}, "lr must be a positive"),
     ],
 )

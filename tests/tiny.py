@@ -61,10 +61,11 @@ class TinyTrainConfig(TrainConfig):
     d_weight: float = 1.0
 
 
-@register_trainer("tiny")
+@register_trainer(
+    "tiny", recipes={"report": TinyTrainConfig(), "strong-d": TinyTrainConfig(d_weight=2.0)}
+)
 class TinyTrainer(Trainer):
     config_class = TinyTrainConfig
-    recipes = {"report": TinyTrainConfig(), "strong-d": TinyTrainConfig(d_weight=2.0)}
 
     def configure_optimizers(self):
         return {

@@ -19,7 +19,7 @@ import functools
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Union
 
 from ganzoo.errors import GanzooError
@@ -197,15 +197,56 @@ def check_config(config: Any) -> Any:
     return config
 
 
-def check_range(
-    config: Any, name: str, low: float, high: float, *, high_open: bool = False
-) -> None:
-    """Raise a one-line :class:`GanzooError` unless ``low <= config.<name> <= high`` (or ``<``).
+# ------------------------------------------------------------------ the range vocabulary
+# Every config's validate() says what a field may hold with these four checks, so each
+# refusal reads the same: "<field> must be ..., got <value>".
 
-    NaN and infinities always fail (written so that a NaN comparison fails too).
+
+def check_range(
+    config: Any,
+    name: str,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    allow_none: bool = False,
+) -> None:
+    """Raise a one-line :class:`GanzooError` unless ``config.<name>`` lies in the interval.
+
+    ``[low, high]`` by default; ``low_open`` / ``high_open`` exclude an end. NaN and
+    infinities always fail (written so that a NaN comparison fails too). With
+    ``allow_none``, ``None`` (JSON ``null``) passes.
     """
     value = getattr(config, name)
-    inside = low <= value < high if high_open else low <= value <= high
-    if not (inside and math.isfinite(value)):
-        bracket = ")" if high_open else "]"
-        raise GanzooError(f"{name} must be in [{low}, {high}{bracket}, got {value}")
+    if value is None and allow_none:
+        return
+    above = low < value if low_open else low <= value
+    below = value < high if high_open else value <= high
+    if not (above and below and math.isfinite(value)):
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        suffix = " or null" if allow_none else ""
+        raise GanzooError(f"{name} must be in {interval}{suffix}, got {value}")
+
+
+def check_at_least(config: Any, name: str, low: float) -> None:
+    """Raise a one-line :class:`GanzooError` unless ``config.<name>`` is finite and ``>= low``."""
+    value = getattr(config, name)
+    if not (value >= low and math.isfinite(value)):  # written so that NaN fails too
+        bound = f"at least {low}" if low else ">= 0"
+        raise GanzooError(f"{name} must be {bound} (and finite), got {value}")
+
+
+def check_positive(config: Any, name: str) -> None:
+    """Raise a one-line :class:`GanzooError` unless ``config.<name>`` is finite and ``> 0``."""
+    value = getattr(config, name)
+    if not (value > 0 and math.isfinite(value)):  # `not (x > 0)` is True for NaN
+        raise GanzooError(f"{name} must be a positive finite number, got {value}")
+
+
+def check_choice(config: Any, name: str, choices: Iterable[Any]) -> None:
+    """Raise a one-line :class:`GanzooError` unless ``config.<name>`` is one of ``choices``."""
+    value, allowed = getattr(config, name), list(choices)
+    if value not in allowed:
+        shown = ", ".join(str(c) for c in allowed)
+        raise GanzooError(f"{name} must be one of {shown}, got {value!r}")

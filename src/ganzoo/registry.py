@@ -156,8 +156,8 @@ def register_trainer(
 
     Args:
         name: the architecture the trainer trains.
-        recipes: named configurations for that architecture (default: the class's
-            ``recipes`` attribute).
+        recipes: named configurations for that architecture: the one place a recipe is
+            declared.
         default_recipe: the recipe :func:`get_trainer_entry` callers use by default.
         stage: the stage's name (``ganzoo train --stage``).
         from_stage: the stage whose trained model this stage continues (``None``: this is
@@ -183,7 +183,7 @@ def register_trainer(
                 f"'{name}' already has a stage that starts from a new model ('{first.stage}'); "
                 "register this one with from_stage=<the stage it continues>"
             )
-        own = dict(recipes if recipes is not None else getattr(cls, "recipes", {}) or {})
+        own = dict(recipes or {})
         if own and default_recipe not in own:
             raise TypeError(f"default recipe '{default_recipe}' is not among {sorted(own)}")
         entry = TrainerEntry(name, cls, own, default_recipe, stage, from_stage)
@@ -191,6 +191,24 @@ def register_trainer(
         return cls
 
     return decorator
+
+
+def trainer_entry_of(cls: type) -> TrainerEntry:
+    """The one registered entry whose trainer class is ``cls``.
+
+    Raises:
+        GanzooError: if ``cls`` is registered for no architecture, or for several (the
+            GAN trainer trains ``dcgan``, ``wgan`` and ``wgan-gp``: name one).
+
+    """
+    _load_builtins(trainers=True)
+    found = [e for stages in _TRAINERS.values() for e in stages.values() if e.cls is cls]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise GanzooError(f"{cls.__name__} is not a registered trainer; register it first")
+    names = ", ".join(sorted(e.architecture for e in found))
+    raise GanzooError(f"{cls.__name__} trains {names}: name the architecture instead")
 
 
 def list_models() -> list[str]:
@@ -327,14 +345,15 @@ def build_model(architecture: str, config: Any = None) -> Any:
     return get_model_entry(architecture).cls(config)
 
 
-def build_config(name: str, preset: str | None = None, **overrides: Any) -> Any:
-    """Return the config of architecture ``name``: a preset with fields overridden.
+def build_config(name: str | ModelEntry, preset: str | None = None, **overrides: Any) -> Any:
+    """Return the config of an architecture (a name or its entry): a preset, fields overridden.
 
     Raises:
         GanzooError: for an unknown architecture, preset or config field.
 
     """
-    entry = get_model_entry(name)
+    entry = name if isinstance(name, ModelEntry) else get_model_entry(name)
+    name = entry.name
     preset = preset or entry.default_preset
     if preset not in entry.presets:
         raise GanzooError(

@@ -117,12 +117,11 @@ def train(
         overrides["quiet"] = True
     try:
         _, result = run_training(
-            architecture,
+            entry,
             out_dir=out,
             dataset=dataset,
             preset=preset,
             recipe=recipe,
-            stage=stage,
             start_from=start_from,
             init_from=init_from,
             resume=resume,

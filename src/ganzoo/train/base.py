@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ganzoo.config import check_at_least, check_positive
 from ganzoo.data import DeviceBatcher, ImageDataset
 from ganzoo.devices import bf16_is_slow, select_device
 from ganzoo.errors import GanzooError, GanzooWarning
@@ -45,7 +46,7 @@ from ganzoo.train.callbacks import (
     SampleGrid,
     TrainingPlots,
 )
-from ganzoo.train.config import TrainConfig, TrainResult, check_at_least, check_positive
+from ganzoo.train.config import TrainConfig, TrainResult
 from ganzoo.train.ema import EMA
 from ganzoo.train.optim import make_optimizer
 from ganzoo.train.run_folder import RunFolder, dataset_fingerprint
@@ -79,8 +80,17 @@ class Trainer:
     """
 
     config_class: ClassVar[type[TrainConfig]] = TrainConfig
-    #: Named configurations (e.g. ``"report"``, ``"best"``) that ``ganzoo train --recipe`` picks.
-    recipes: ClassVar[dict[str, TrainConfig]] = {}
+
+    @classmethod
+    def model_overrides(cls, config: TrainConfig) -> dict[str, Any]:
+        """Model config fields a run with ``config`` needs (default: none).
+
+        ``ganzoo train`` builds the model with them, so that a resumed run names the
+        same model: an SGAN trained with a class term needs a conditional generator, a
+        VQ-VAE trained with an EMA codebook needs that codebook.
+        """
+        del config
+        return {}
 
     def __init__(
         self,

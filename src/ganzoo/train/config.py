@@ -8,12 +8,11 @@ it); :class:`TrainResult` is what :meth:`ganzoo.train.base.Trainer.fit` returns;
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganzoo.errors import GanzooError
+from ganzoo.config import check_at_least, check_choice, check_positive, check_range
 
 
 @dataclass
@@ -77,35 +76,15 @@ class TrainConfig:
         check_at_least(self, "batch_size", 1)
         check_positive(self, "lr")
         for name in ("beta1", "beta2"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:  # False for NaN
-                raise GanzooError(f"{name} must be in [0, 1), got {value}")
-        if self.precision not in ("fp32", "bf16"):
-            raise GanzooError(f"precision must be 'fp32' or 'bf16', got '{self.precision}'")
-        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
-            raise GanzooError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
-        if not 0.0 <= self.lr_decay_start <= 1.0:
-            raise GanzooError(f"lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
+            check_range(self, name, 0.0, 1.0, high_open=True)
+        check_choice(self, "precision", ("fp32", "bf16"))
+        check_range(self, "ema_decay", 0.0, 1.0, low_open=True, high_open=True, allow_none=True)
+        check_range(self, "lr_decay_start", 0.0, 1.0)
         if self.max_seconds is not None:
             check_positive(self, "max_seconds")
         check_at_least(self, "log_every", 1)
         for name in ("sample_every", "eval_every", "checkpoint_every"):
             check_at_least(self, name, 0)
-
-
-def check_at_least(config: Any, name: str, low: float) -> None:
-    """Raise a one-line :class:`GanzooError` unless ``config.<name>`` is finite and ``>= low``."""
-    value = getattr(config, name)
-    if not (value >= low and math.isfinite(value)):  # written so that NaN fails too
-        bound = f"at least {low}" if low else ">= 0"
-        raise GanzooError(f"{name} must be {bound} (and finite), got {value}")
-
-
-def check_positive(config: Any, name: str) -> None:
-    """Raise a one-line :class:`GanzooError` unless ``config.<name>`` is finite and ``> 0``."""
-    value = getattr(config, name)
-    if not (value > 0 and math.isfinite(value)):  # `not (x > 0)` is True for NaN
-        raise GanzooError(f"{name} must be a positive finite number, got {value}")
 
 
 @dataclass

@@ -10,19 +10,18 @@ hook after every critic update (weight clipping), and the data-efficiency option
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from ganzoo import losses
+from ganzoo.config import check_at_least, check_choice, check_positive, check_range
 from ganzoo.errors import GanzooError
 from ganzoo.features import get_feature
 from ganzoo.nn.constraints import clip_weights_
 from ganzoo.nn.diffaugment import diff_augment, parse_policy
 from ganzoo.train.base import TrainConfig, Trainer
-from ganzoo.train.config import check_at_least
 from ganzoo.train.optim import check_optimizer_name, make_optimizer
 
 
@@ -112,24 +111,16 @@ class GANTrainConfig(TrainConfig):
     def validate(self) -> None:
         """Check the loss, optimisers and their numbers too."""
         super().validate()
-        if self.loss not in GAN_LOSSES:
-            raise GanzooError(f"loss must be one of {', '.join(GAN_LOSSES)}, got '{self.loss}'")
-        if not 1 <= self.n_critic <= 100:
-            raise GanzooError(f"n_critic must be in [1, 100], got {self.n_critic}")
+        check_choice(self, "loss", GAN_LOSSES)
+        check_range(self, "n_critic", 1, 100)
         check_optimizer_name(self.d_optimizer, "d_optimizer")
         check_optimizer_name(self.g_optimizer, "g_optimizer")
         for name in ("d_lr", "g_lr"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise GanzooError(f"{name} must be a positive finite number, got {value}")
-        if not (math.isfinite(self.clip) and self.clip >= 0):
-            raise GanzooError(f"clip must be >= 0 (0: no clipping), got {self.clip}")
-        if not (math.isfinite(self.gp_weight) and self.gp_weight >= 0):
-            raise GanzooError(f"gp_weight must be >= 0, got {self.gp_weight}")
-        if not 0.0 <= self.instance_noise_decay <= 1.0:
-            raise GanzooError(
-                f"instance_noise_decay must be in [0, 1], got {self.instance_noise_decay}"
-            )
+            if getattr(self, name) is not None:
+                check_positive(self, name)
+        check_at_least(self, "clip", 0)  # 0: no clipping
+        check_at_least(self, "gp_weight", 0)
+        check_range(self, "instance_noise_decay", 0.0, 1.0)
         parse_policy(self.diffaugment)
         self._validate_evaluation()
 

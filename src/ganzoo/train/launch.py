@@ -15,6 +15,7 @@ import torch
 from ganzoo.data import load_dataset
 from ganzoo.errors import GanzooError, did_you_mean
 from ganzoo.registry import (
+    ModelEntry,
     TrainerEntry,
     build_config,
     get_model_entry,
@@ -22,6 +23,7 @@ from ganzoo.registry import (
     list_stages,
     replace_config,
     trainer_entries,
+    trainer_entry_of,
 )
 from ganzoo.train.base import Trainer
 from ganzoo.train.config import TrainConfig, TrainResult
@@ -29,7 +31,7 @@ from ganzoo.train.run_folder import RESUMABLE_FIELDS, RunFolder, check_resume
 
 
 def build_train_config(
-    trainer: type[Trainer] | str,
+    trainer: str | TrainerEntry | type[Trainer],
     recipe: str | None = None,
     *,
     stage: str | None = None,
@@ -40,9 +42,9 @@ def build_train_config(
     Asking for ``steps`` drops a recipe's ``epochs`` (the run then lasts those steps).
 
     Args:
-        trainer: an architecture name (its recipes and default recipe come from the
-            registry, e.g. ``"wgan-gp"``) or a trainer class (its ``recipes``, default
-            ``"report"``).
+        trainer: an architecture name (e.g. ``"wgan-gp"``), its registry entry, or a
+            trainer class registered for one architecture; the recipes and the default
+            recipe come from the registry, where they are declared.
         recipe: a recipe name (default: the architecture's default recipe).
         stage: the architecture's training stage (default: its first); only with a name.
         **overrides: config fields to change.
@@ -51,11 +53,8 @@ def build_train_config(
         GanzooError: for an unknown stage, recipe or field.
 
     """
-    if isinstance(trainer, str):
-        entry = get_trainer_entry(trainer, stage)
-        trainer_cls, recipes, default = entry.cls, entry.recipes, entry.default_recipe
-    else:
-        trainer_cls, recipes, default = trainer, trainer.recipes, "report"
+    entry = _trainer_entry(trainer, stage)
+    trainer_cls, recipes, default = entry.cls, entry.recipes, entry.default_recipe
     if recipe is None:
         base = recipes.get(default) or trainer_cls.config_class()
     elif recipe in recipes:
@@ -71,6 +70,14 @@ def build_train_config(
     return replace_config(base, **overrides)
 
 
+def _trainer_entry(trainer: str | TrainerEntry | type[Trainer], stage: str | None) -> TrainerEntry:
+    if isinstance(trainer, TrainerEntry):
+        return trainer
+    if isinstance(trainer, str):
+        return get_trainer_entry(trainer, stage)
+    return trainer_entry_of(trainer)
+
+
 def _load_eval_data(dataset: str, root: str | Path | None) -> Any:
     try:
         return load_dataset(dataset, "test", root=root)
@@ -79,7 +86,7 @@ def _load_eval_data(dataset: str, root: str | Path | None) -> Any:
 
 
 def train(
-    architecture: str,
+    architecture: str | TrainerEntry,
     *,
     out_dir: str | Path,
     dataset: str | None = None,
@@ -99,7 +106,8 @@ def train(
     """Train an architecture from scratch (or resume a run) and write the run folder.
 
     Args:
-        architecture: registry name, e.g. ``"sgan"``.
+        architecture: registry name, e.g. ``"sgan"``, or the trainer entry of the stage
+            to run (:func:`ganzoo.registry.get_trainer_entry`; ``stage`` is then its own).
         out_dir: the run folder; it ends up loadable by :func:`ganzoo.from_pretrained`.
         dataset: data set name (default: the one the model config names, or on resume
             the one the run was trained on). A ``folder:<dir>`` of images is resized and
@@ -136,8 +144,9 @@ def train(
             or a resume that does not match the saved run.
 
     """
+    stage_entry = _trainer_entry(architecture, stage)
+    architecture = stage_entry.architecture
     entry = get_model_entry(architecture)
-    stage_entry = get_trainer_entry(architecture, stage)
     trainer_cls = stage_entry.cls
     out_dir = Path(out_dir)
     _check_start(stage_entry, start_from, resume, out_dir, preset, model_overrides)
@@ -156,24 +165,24 @@ def train(
     if found is not None:
         _check_run_stage(found, stage_entry)
         config, train_config = _resumed_configs(
-            found, architecture, stage_entry, preset, recipe, model_overrides, train_overrides
+            found, entry, stage_entry, preset, recipe, model_overrides, train_overrides
         )
         train_config = dataclasses.replace(train_config, out_dir=str(out_dir))
     else:
         train_config = build_train_config(
-            architecture, recipe, stage=stage, **{**train_overrides, "out_dir": str(out_dir)}
+            stage_entry, recipe, **{**train_overrides, "out_dir": str(out_dir)}
         )
         if stage_entry.continues:
             model = _start_model(start_from, architecture, stage_entry)
             config = model.config
         elif init_from is not None:
-            needed = _trainer_model_overrides(trainer_cls, train_config)
+            needed = trainer_cls.model_overrides(train_config)
             config, source = _init_from_config(
-                init_from, architecture, preset, {**needed, **(model_overrides or {})}
+                init_from, entry, preset, {**needed, **(model_overrides or {})}
             )
         else:
-            needed = _trainer_model_overrides(trainer_cls, train_config)
-            config = build_config(architecture, preset, **{**needed, **(model_overrides or {})})
+            needed = trainer_cls.model_overrides(train_config)
+            config = build_config(entry, preset, **{**needed, **(model_overrides or {})})
     dataset = dataset or getattr(config, "dataset", None)
     if not dataset:
         raise GanzooError(f"'{architecture}' needs --dataset (its config names none)")
@@ -194,12 +203,6 @@ def train(
         start_trainer(trainer, str(init_from), loaded=source)
     result = trainer.fit(resume=found is not None, overwrite=overwrite)
     return trainer, result
-
-
-def _trainer_model_overrides(trainer_cls: type[Trainer], train_config: TrainConfig) -> dict:
-    """Model config fields the trainer's options need (e.g. a VQ-VAE's EMA codebook)."""
-    hook = getattr(trainer_cls, "model_overrides", None)
-    return dict(hook(train_config)) if callable(hook) else {}
 
 
 def _stage_option(entry: TrainerEntry) -> str:
@@ -266,7 +269,7 @@ def _check_init_from(
 
 
 def _init_from_config(
-    init_from: str | Path, architecture: str, preset: str | None, overrides: dict[str, Any]
+    init_from: str | Path, entry: ModelEntry, preset: str | None, overrides: dict[str, Any]
 ) -> tuple[Any, tuple[Any, Path]]:
     """The model config of a run started from ``init_from``, and the loaded checkpoint.
 
@@ -277,15 +280,15 @@ def _init_from_config(
 
     loaded = load_source(init_from)
     source_model = loaded[0]
-    check_architecture(source_model, architecture, str(init_from))
+    check_architecture(source_model, entry.name, str(init_from))
     if preset is None:
         config = replace_config(source_model.config, **overrides)
     else:
-        config = build_config(architecture, preset, **overrides)
+        config = build_config(entry, preset, **overrides)
         if hasattr(config, "dataset"):
             config = dataclasses.replace(config, dataset=source_model.config.dataset)
     with torch.device("meta"):
-        check_fits(source_model, get_model_entry(architecture).cls(config), str(init_from))
+        check_fits(source_model, entry.cls(config), str(init_from))
     return config, loaded
 
 
@@ -330,7 +333,7 @@ def _check_run_stage(found: Path, entry: TrainerEntry) -> None:
 
 def _resumed_configs(
     found: Path,
-    architecture: str,
+    entry: ModelEntry,
     stage_entry: TrainerEntry,
     preset: str | None,
     recipe: str | None,
@@ -344,26 +347,24 @@ def _resumed_configs(
     """
     from ganzoo.hub import read_hub_config
 
-    trainer_cls = stage_entry.cls
+    trainer_cls, architecture = stage_entry.cls, entry.name
     saved = read_hub_config(found)
     if saved["architecture"] != architecture:
         raise GanzooError(
             f"{found.parent} holds a '{saved['architecture']}' run, not '{architecture}'"
         )
-    saved_model = get_model_entry(architecture).cls(saved["config"]).config
+    saved_model = entry.cls(saved["config"]).config
     saved_run = RunFolder(found.parent).read_checkpoint(trainer_cls.config_class)
     saved_train = saved_run.config
     if preset is not None:
-        needed = _trainer_model_overrides(trainer_cls, saved_train)
-        config = build_config(architecture, preset, **{**needed, **(model_overrides or {})})
+        needed = trainer_cls.model_overrides(saved_train)
+        config = build_config(entry, preset, **{**needed, **(model_overrides or {})})
         if hasattr(config, "dataset"):  # the data set is compared through the data itself
             config = dataclasses.replace(config, dataset=saved_model.dataset)
     else:
         config = replace_config(saved_model, **(model_overrides or {}))
     if recipe is not None:
-        train_config = build_train_config(
-            architecture, recipe, stage=stage_entry.stage, **train_overrides
-        )
+        train_config = build_train_config(stage_entry, recipe, **train_overrides)
         # what may change on resume keeps its saved value unless asked for; a recipe's
         # epochs became the saved steps when the run started
         kept = {

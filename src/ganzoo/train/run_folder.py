@@ -25,8 +25,6 @@ import json
 import math
 import os
 import socket
-import types
-import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -121,31 +119,18 @@ def dataset_fingerprint(data: Any) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ configs
-def _type_ok(value: Any, annotation: Any) -> bool:
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_ok(value, arg) for arg in typing.get_args(annotation))
-    if annotation is type(None):
-        return value is None
-    if annotation is bool:
-        return isinstance(value, bool)
-    if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if annotation is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if annotation is str:
-        return isinstance(value, str)
-    return True  # other annotations are not checked here
-
-
 def config_from_dict(config_class: type, data: Mapping[str, Any], source: str) -> Any:
-    """Build a training config from saved JSON: unknown keys and wrong types are one-line errors.
+    """Build a training config from saved JSON, through the one typed-config checker.
+
+    Unknown keys, values of the wrong type and values out of range are one-line errors
+    naming the file (:func:`ganzoo.config.check_fields`, then the config's ``validate``).
 
     Raises:
         GanzooError: naming the key and the file.
 
     """
-    hints = typing.get_type_hints(config_class)
+    from ganzoo.config import check_config, check_fields
+
     names = [f.name for f in dataclasses.fields(config_class)]
     unknown = sorted(set(data) - set(names))
     if unknown:
@@ -153,17 +138,10 @@ def config_from_dict(config_class: type, data: Mapping[str, Any], source: str) -
             f"{source} has unknown key(s) {', '.join(unknown)} for {config_class.__name__}; "
             "was it written by another version or edited? Start a new run"
         )
-    for key, value in data.items():
-        if not _type_ok(value, hints[key]):
-            raise GanzooError(
-                f"{source}: '{key}' must be {hints[key]}, got {value!r}; fix it or start a new run"
-            )
     try:
-        config = config_class(**data)
-        config.validate()
+        return check_config(config_class(**check_fields(config_class, data)))
     except GanzooError as exc:
-        raise GanzooError(f"{source}: {exc}") from None
-    return config
+        raise GanzooError(f"{source}: {exc}; fix it or start a new run") from None
 
 
 def _same(a: Any, b: Any) -> bool:

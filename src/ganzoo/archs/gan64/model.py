@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
+from ganzoo.config import check_choice, check_range
 from ganzoo.errors import GanzooError
 from ganzoo.models.base import GaussianPrior, ZooModel
 from ganzoo.registry import register_model
@@ -100,25 +101,14 @@ class DCGANConfig:
         if size < 16 or size & (size - 1):
             raise GanzooError(f"image_size must be a power of two of at least 16, got {size}")
         for name in ("latent_dim", "channels", "g_width", "d_width"):
-            value = getattr(self, name)
-            if not 1 <= value <= 4096:
-                raise GanzooError(f"{name} must be in [1, 4096], got {value}")
-        if self.kernel_size not in (3, 4, 5):
-            raise GanzooError(f"kernel_size must be 3, 4 or 5, got {self.kernel_size}")
-        if self.g_upsample not in _UPSAMPLES:
-            raise GanzooError(
-                f"g_upsample must be one of {', '.join(_UPSAMPLES)}, got '{self.g_upsample}'"
-            )
-        if self.d_last_stride not in (1, 2):
-            raise GanzooError(f"d_last_stride must be 1 or 2, got {self.d_last_stride}")
-        if self.d_norm not in _NORMS:
-            raise GanzooError(f"d_norm must be one of {', '.join(_NORMS)}, got '{self.d_norm}'")
-        if not 0.0 <= self.dropout < 1.0:
-            raise GanzooError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not 0.0 <= self.leaky_slope < 1.0:
-            raise GanzooError(f"leaky_slope must be in [0, 1), got {self.leaky_slope}")
-        if not 0.0 <= self.instance_noise <= 10.0:
-            raise GanzooError(f"instance_noise must be in [0, 10], got {self.instance_noise}")
+            check_range(self, name, 1, 4096)
+        check_choice(self, "kernel_size", (3, 4, 5))
+        check_choice(self, "g_upsample", _UPSAMPLES)
+        check_choice(self, "d_last_stride", (1, 2))
+        check_choice(self, "d_norm", _NORMS)
+        check_range(self, "dropout", 0.0, 1.0, high_open=True)
+        check_range(self, "leaky_slope", 0.0, 1.0, high_open=True)
+        check_range(self, "instance_noise", 0.0, 10.0)
 
 
 def _padding(kernel_size: int) -> tuple[int, int]:

@@ -117,24 +117,3 @@ def elastic_displacement(
     # Pixels to grid_sample's normalised coordinates: the image spans 2 units.
     scale = torch.tensor([2.0 / w, 2.0 / h], device=device)
     return field.view(n, 2, h, w).permute(0, 2, 3, 1) * alpha * scale
-
-
-def random_elastic(
-    x: torch.Tensor,
-    alpha: float,
-    sigma: float = 4.0,
-    generator: torch.Generator | None = None,
-    fill: float = -1.0,
-) -> torch.Tensor:
-    """Elastic distortion (Simard et al. 2003), the classic strong augmentation of digits.
-
-    Each pixel moves by :func:`elastic_displacement` (Simard et al. used ``alpha`` 34,
-    ``sigma`` 4 on MNIST); one bilinear ``grid_sample`` for the whole batch; uncovered
-    pixels get ``fill``. To combine it with :func:`random_affine`, pass the field to
-    that function instead: one resampling, not two.
-    """
-    displacement = elastic_displacement(x.shape, alpha, sigma, generator, x.device)
-    if displacement is None:
-        return x
-    identity = torch.eye(2, 3, device=x.device, dtype=x.dtype).expand(x.shape[0], 2, 3)
-    return _resample(x, identity, displacement, fill)

@@ -20,7 +20,13 @@ class ClassifierTrainConfig(LabeledConfig):
     sample_every: int = 0
 
 
-@register_trainer("cnn")
+CNN_RECIPES = {
+    "report": ClassifierTrainConfig(),
+    "best": ClassifierTrainConfig(steps=3000, augment_shift=2, ema_decay=0.995, eval_every=500),
+}
+
+
+@register_trainer("cnn", recipes=CNN_RECIPES)
 class ClassifierTrainer(Trainer):
     """Supervised training of the CNN baseline on the labeled subset (``labeled``).
 
@@ -30,10 +36,6 @@ class ClassifierTrainer(Trainer):
 
     config_class = ClassifierTrainConfig
     config: ClassifierTrainConfig
-    recipes = {
-        "report": ClassifierTrainConfig(),
-        "best": ClassifierTrainConfig(steps=3000, augment_shift=2, ema_decay=0.995, eval_every=500),
-    }
 
     def setup(self) -> None:
         """Only the labeled subset on the device (the full training set is not copied)."""

@@ -16,11 +16,11 @@ from ganzoo.archs.sgan.augment import (
     random_translate,
 )
 from ganzoo.archs.sgan.labeled import LabeledConfig, LabeledData
+from ganzoo.config import check_at_least, check_choice, check_positive, check_range
 from ganzoo.errors import GanzooError
 from ganzoo.nn.init import data_dependent_init_
 from ganzoo.registry import register_trainer
 from ganzoo.sampling import class_order_labels
-from ganzoo.train.config import check_at_least, check_positive
 from ganzoo.train.gan import GANTrainConfig, GANTrainer
 from ganzoo.train.optim import make_optimizer
 
@@ -138,10 +138,7 @@ class SGANTrainConfig(GANTrainConfig, LabeledConfig):
                 raise GanzooError(
                     f"sgan takes only {name}={value!r} ({why}), got {getattr(self, name)!r}"
                 )
-        if self.generator_loss not in ("ns", "fm", "fm+ns"):
-            raise GanzooError(
-                f"generator_loss must be 'ns', 'fm' or 'fm+ns', got '{self.generator_loss}'"
-            )
+        check_choice(self, "generator_loss", ("ns", "fm", "fm+ns"))
         for name in (
             "unsupervised_weight",
             "consistency_weight",
@@ -156,8 +153,7 @@ class SGANTrainConfig(GANTrainConfig, LabeledConfig):
         ):
             check_at_least(self, name, 0)
         check_positive(self, "strong_elastic_sigma")
-        if not 0.0 <= self.strong_scale < 1.0:
-            raise GanzooError(f"strong_scale must be in [0, 1), got {self.strong_scale}")
+        check_range(self, "strong_scale", 0.0, 1.0, high_open=True)
         # Extra terms of the joint update: the report's separate updates have no place for them.
         for name in ("consistency_weight", "entropy_weight", "class_balance_weight"):
             if getattr(self, name) > 0 and not self.joint_d_update:
@@ -166,12 +162,8 @@ class SGANTrainConfig(GANTrainConfig, LabeledConfig):
                 )
         if self.consistency_batch > 0 and self.consistency_weight == 0:
             raise GanzooError("consistency_batch needs consistency_weight > 0 (e.g. 1.0)")
-        if self.labeled_view not in ("weak", "strong"):
-            raise GanzooError(f"labeled_view must be 'weak' or 'strong', got '{self.labeled_view}'")
-        if self.pseudo_label_teacher not in ("model", "ema"):
-            raise GanzooError(
-                f"pseudo_label_teacher must be 'model' or 'ema', got '{self.pseudo_label_teacher}'"
-            )
+        check_choice(self, "labeled_view", ("weak", "strong"))
+        check_choice(self, "pseudo_label_teacher", ("model", "ema"))
         if self.pseudo_label_teacher == "ema" and not self.ema_decay:
             raise GanzooError("pseudo_label_teacher='ema' needs ema_decay (e.g. 0.999)")
         if not 0.0 < self.consistency_threshold <= 1.0:
@@ -180,7 +172,32 @@ class SGANTrainConfig(GANTrainConfig, LabeledConfig):
             )
 
 
-@register_trainer("sgan")
+_FM = SGANTrainConfig(
+    steps=6000,
+    generator_loss="fm",
+    joint_d_update=True,
+    augment_shift=2,
+    ema_decay=0.999,
+    eval_every=500,
+    sample_every=1000,
+    lr=3e-4,
+)
+SGAN_RECIPES = {
+    "report": SGANTrainConfig(),
+    "fm": _FM,
+    "hybrid": dataclasses.replace(_FM, generator_loss="fm+ns"),
+}
+SGAN_RECIPES["consistency"] = dataclasses.replace(
+    SGAN_RECIPES["hybrid"], steps=7000, consistency_weight=1.0, lr_decay_start=0.5
+)
+SGAN_RECIPES["entropy"] = dataclasses.replace(
+    SGAN_RECIPES["consistency"], lr=6e-4, entropy_weight=1.0
+)
+SGAN_RECIPES["best"] = dataclasses.replace(SGAN_RECIPES["entropy"], lr=1e-3)
+SGAN_RECIPES["conditional"] = dataclasses.replace(SGAN_RECIPES["best"], class_weight=1.0)
+
+
+@register_trainer("sgan", recipes=SGAN_RECIPES)
 class SGANTrainer(GANTrainer):
     """SGAN training: the GAN trainer plus labeled data, one step per call of :meth:`train_step`.
 
@@ -209,27 +226,6 @@ class SGANTrainer(GANTrainer):
     """
 
     config_class = SGANTrainConfig
-    _fm = SGANTrainConfig(
-        steps=6000,
-        generator_loss="fm",
-        joint_d_update=True,
-        augment_shift=2,
-        ema_decay=0.999,
-        eval_every=500,
-        sample_every=1000,
-        lr=3e-4,
-    )
-    recipes = {
-        "report": SGANTrainConfig(),
-        "fm": _fm,
-        "hybrid": dataclasses.replace(_fm, generator_loss="fm+ns"),
-    }
-    recipes["consistency"] = dataclasses.replace(
-        recipes["hybrid"], steps=7000, consistency_weight=1.0, lr_decay_start=0.5
-    )
-    recipes["entropy"] = dataclasses.replace(recipes["consistency"], lr=6e-4, entropy_weight=1.0)
-    recipes["best"] = dataclasses.replace(recipes["entropy"], lr=1e-3)
-    recipes["conditional"] = dataclasses.replace(recipes["best"], class_weight=1.0)
 
     @classmethod
     def model_overrides(cls, config: SGANTrainConfig) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ganzoo.archs.sgan.model import MAX_WIDTH, SGANConfig, SGANDiscriminator
-from ganzoo.config import check_range
+from ganzoo.config import check_choice, check_range
 from ganzoo.errors import GanzooError
 from ganzoo.models.base import GaussianPrior, ZooModel
 from ganzoo.nn.init import keras_init_
@@ -62,8 +62,7 @@ class VAEGANConfig:
             GanzooError: naming the field and its allowed values.
 
         """
-        if self.activation not in ("relu", "leaky_relu"):
-            raise GanzooError(f"activation must be 'relu' or 'leaky_relu', got '{self.activation}'")
+        check_choice(self, "activation", ("relu", "leaky_relu"))
         if not 1 <= len(self.hidden) <= 16:
             raise GanzooError(f"hidden must list 1 to 16 layer widths, got {len(self.hidden)}")
         for width in self.hidden:

@@ -10,10 +10,10 @@ import torch
 
 from ganzoo import losses
 from ganzoo.archs.sgan.labeled import LabeledConfig, LabeledData
+from ganzoo.config import check_at_least, check_positive
 from ganzoo.errors import GanzooError
 from ganzoo.registry import register_trainer
 from ganzoo.train.base import Trainer
-from ganzoo.train.config import check_at_least, check_positive
 
 
 @dataclass
@@ -62,7 +62,25 @@ class VAEGANTrainConfig(LabeledConfig):
             )
 
 
-@register_trainer("vaegan")
+VAEGAN_RECIPES = {
+    "report": VAEGANTrainConfig(),
+    "features": VAEGANTrainConfig(likelihood="features"),
+    "best": VAEGANTrainConfig(
+        steps=3000, augment_shift=2, ema_decay=0.999, eval_every=500, sample_every=1000
+    ),
+}
+# For the `wide` preset: a VAE fast enough to learn the digits before the GAN term
+# bites (vae_lr), a decoder weighted towards fooling D (gamma 0.1) and CatGAN's terms
+# on its prior samples; see the MNIST page's "VAE-GAN: why the samples collapsed".
+VAEGAN_RECIPES["samples"] = dataclasses.replace(
+    VAEGAN_RECIPES["best"], vae_lr=1e-3, gamma=0.1, class_weight=3.0
+)
+VAEGAN_RECIPES["samples-features"] = dataclasses.replace(
+    VAEGAN_RECIPES["samples"], likelihood="features"
+)
+
+
+@register_trainer("vaegan", recipes=VAEGAN_RECIPES)
 class VAEGANTrainer(Trainer):
     """VAE-GAN training with the SGAN's classifier head (Larsen et al. 2016; SPEC §3).
 
@@ -74,20 +92,6 @@ class VAEGANTrainer(Trainer):
 
     config_class = VAEGANTrainConfig
     config: VAEGANTrainConfig
-    recipes = {
-        "report": VAEGANTrainConfig(),
-        "features": VAEGANTrainConfig(likelihood="features"),
-        "best": VAEGANTrainConfig(
-            steps=3000, augment_shift=2, ema_decay=0.999, eval_every=500, sample_every=1000
-        ),
-    }
-    # For the `wide` preset: a VAE fast enough to learn the digits before the GAN term
-    # bites (vae_lr), a decoder weighted towards fooling D (gamma 0.1) and CatGAN's terms
-    # on its prior samples; see the MNIST page's "VAE-GAN: why the samples collapsed".
-    recipes["samples"] = dataclasses.replace(
-        recipes["best"], vae_lr=1e-3, gamma=0.1, class_weight=3.0
-    )
-    recipes["samples-features"] = dataclasses.replace(recipes["samples"], likelihood="features")
 
     def setup(self) -> None:
         """The labeled subset and the unlabeled images (half batches) on the device."""

@@ -145,8 +145,7 @@ class VQVAEConfig:
         check_range(self, "num_codes", 1, MAX_CODES)
         check_range(self, "beta", 0.0, 100.0)
         check_range(self, "dead_code_threshold", 0.0, 1e9)
-        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
-            raise GanzooError(f"ema_decay must be in (0, 1) or null, got {self.ema_decay}")
+        check_range(self, "ema_decay", 0.0, 1.0, low_open=True, high_open=True, allow_none=True)
         for side in ("encoder", "decoder"):
             widths, strides = getattr(self, f"{side}_widths"), getattr(self, f"{side}_strides")
             if not 1 <= len(widths) <= 16:

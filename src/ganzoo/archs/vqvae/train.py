@@ -23,6 +23,7 @@ import torch
 
 from ganzoo.archs.vqvae.codes import CodeGridDataset
 from ganzoo.archs.vqvae.prior import PRIOR_PRESETS, GatedPixelCNNConfig
+from ganzoo.config import check_at_least, check_positive, check_range
 from ganzoo.data import DeviceBatcher, ImageDataset, iterate_batches
 from ganzoo.errors import GanzooError, did_you_mean
 from ganzoo.metrics import vq_metrics
@@ -30,7 +31,7 @@ from ganzoo.registry import register_trainer, replace_config
 from ganzoo.sampling import reconstruction_panel
 from ganzoo.train.base import Trainer
 from ganzoo.train.callbacks import Callback
-from ganzoo.train.config import TrainConfig, check_at_least, check_positive
+from ganzoo.train.config import TrainConfig
 
 __all__ = [
     "EpochTrainer",
@@ -166,8 +167,7 @@ class VQVAETrainConfig(VQTrainConfig):
     def validate(self) -> None:
         """Check the codebook options too."""
         super().validate()
-        if self.codebook_ema is not None and not 0.0 < self.codebook_ema < 1.0:
-            raise GanzooError(f"codebook_ema must be in (0, 1) or null, got {self.codebook_ema}")
+        check_range(self, "codebook_ema", 0.0, 1.0, low_open=True, high_open=True, allow_none=True)
         for name in ("kmeans_init_batches", "kmeans_iters", "restart_every"):
             check_at_least(self, name, 0)
 
@@ -208,7 +208,6 @@ class VQVAETrainer(EpochTrainer):
 
     config_class = VQVAETrainConfig
     config: VQVAETrainConfig
-    recipes = {"report": VQVAE_REPORT, "best": VQVAE_BEST}
 
     @classmethod
     def model_overrides(cls, config: VQVAETrainConfig) -> dict[str, Any]:
@@ -371,7 +370,6 @@ class PriorTrainer(EpochTrainer):
 
     config_class = PriorTrainConfig
     config: PriorTrainConfig
-    recipes = {"default": PRIOR_DEFAULT}
 
     def requested_prior(self) -> GatedPixelCNNConfig | None:
         """The prior the options ask for, or ``None`` when they name none."""
