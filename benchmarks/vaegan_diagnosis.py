@@ -36,10 +36,10 @@ import torch
 
 import ganzoo
 from ganzoo.data import load_dataset
-from ganzoo.features import load_feature
+from ganzoo.io.images import to_uint8
 from ganzoo.losses import real_fake_logit
-from ganzoo.sample_quality import CLASSIFIER, balance, confidence
-from ganzoo.sampling import to_uint8
+from ganzoo.metrics.features import load_feature
+from ganzoo.metrics.sample_quality import CLASSIFIER, balance, confidence
 
 
 def read_digits(classifier: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import ganzoo
 from ganzoo import GanzooError, create_model, get_trainer
 from ganzoo.cli import app
+from ganzoo.io.images import to_uint8
 from ganzoo.models.base import ZooModel, balanced_labels, check_labels, latent_noise
 from ganzoo.sampling import label_blocks
 from ganzoo.train.launch import build_train_config
@@ -368,7 +369,7 @@ def test_cli_label_draws_the_asked_class(conditional_folder, tmp_path):
         expected = model.sample(6, seed=4, labels=7)
     pixels = np.load(out)
     assert pixels.shape == (6, 28, 28, 1)
-    assert np.array_equal(pixels, ganzoo.sampling.to_uint8(expected).permute(0, 2, 3, 1).numpy())
+    assert np.array_equal(pixels, to_uint8(expected).permute(0, 2, 3, 1).numpy())
 
 
 def test_cli_labels_split_the_images_into_blocks(conditional_folder, tmp_path):
@@ -381,7 +382,7 @@ def test_cli_labels_split_the_images_into_blocks(conditional_folder, tmp_path):
     with torch.no_grad():  # chunks of 4 with seeds 0 and 1, as sample_batches draws
         first = model.sample(4, seed=0, labels=labels[:4])
         second = model.sample(2, seed=1, labels=labels[4:])
-    expected = ganzoo.sampling.to_uint8(torch.cat([first, second])).permute(0, 2, 3, 1)
+    expected = to_uint8(torch.cat([first, second])).permute(0, 2, 3, 1)
     assert np.array_equal(np.load(out), expected.numpy())
 
 
@@ -447,7 +448,7 @@ class AlwaysZero:
 
 
 def test_agreement_is_the_share_read_as_the_asked_class():
-    from ganzoo.sample_quality import agreement
+    from ganzoo.metrics.sample_quality import agreement
 
     logits = torch.tensor([[3.0, 0, 0, 0], [0, 3.0, 0, 0], [0, 0, 3.0, 0], [0, 0, 3.0, 0]])
     assert agreement(logits, [0, 1, 2, 3]) == 0.75
@@ -457,9 +458,9 @@ def test_agreement_is_the_share_read_as_the_asked_class():
 
 
 def test_a_conditional_generator_is_measured_on_every_class_in_turn():
-    from ganzoo.fid import generated_images
-    from ganzoo.sample_quality import read_samples
-    from ganzoo.sampling import class_order_labels, to_uint8
+    from ganzoo.archs.sgan.conditional import class_order_labels
+    from ganzoo.metrics.fid import generated_images
+    from ganzoo.metrics.sample_quality import read_samples
 
     model = small_conditional()
     asked = class_order_labels(model, 20)
@@ -476,7 +477,7 @@ def test_a_conditional_generator_is_measured_on_every_class_in_turn():
 
 
 def test_agreement_of_a_model_without_a_conditional_generator_is_refused_in_one_line():
-    from ganzoo.sample_quality import sample_metrics
+    from ganzoo.metrics.sample_quality import sample_metrics
 
     with pytest.raises(GanzooError) as exc_info:
         sample_metrics(create_model("sgan", width=8), n=4, metrics="agreement")

@@ -56,13 +56,8 @@ def sample(
     _check_positive("--batch-size", batch_size)
     _check_seed(seed)
     classes = _parse_labels(label)
-    from ganzoo.sampling import (
-        MAX_BATCH_SIZE,
-        check_output,
-        label_blocks,
-        sample_batches,
-        save_samples,
-    )
+    from ganzoo.io.images import check_output, save_samples
+    from ganzoo.sampling import MAX_BATCH_SIZE, label_blocks, sample_batches
 
     check_output(out, overwrite)
     path = Path(out)

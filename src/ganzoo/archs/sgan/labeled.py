@@ -19,7 +19,7 @@ from torch import nn
 from ganzoo.archs.sgan.augment import random_translate
 from ganzoo.data import DeviceBatcher, ImageDataset, labeled_subset
 from ganzoo.errors import GanzooError
-from ganzoo.metrics import confusion_matrix
+from ganzoo.metrics.classification import confusion_matrix
 from ganzoo.train.config import TrainConfig, check_at_least
 from ganzoo.train.run_folder import tensor_digest
 
