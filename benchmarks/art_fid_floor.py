@@ -5,7 +5,8 @@
 
 A generator compared with N/2 real images cannot expect a much lower FID than this at that
 sample size (FID is biased upwards for small sets, so the floor depends on N). The real
-features are cached (see ``ganzoo.fid.real_features``), so further seeds cost little.
+features are cached (see ``ganzoo.metrics.feature_cache.real_features``), so further seeds
+cost little.
 Prints JSON: one result per seed with its protocol, their mean, and the wall time.
 Inception on a CPU costs about 0.3-0.7 s per image: the whole set (2,781 images) takes
 15-30 minutes the first time.
@@ -21,7 +22,7 @@ import time
 
 from ganzoo.data import load_dataset
 from ganzoo.errors import GanzooError
-from ganzoo.fid import fid_floor
+from ganzoo.metrics.fid import fid_floor
 
 
 def main() -> None:

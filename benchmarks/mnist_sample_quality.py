@@ -4,7 +4,7 @@
 
 For each model it measures what
 ``ganzoo eval MODEL --metric fid,confidence,balance --feature mnist-classifier -n N``
-prints (the same library call, :func:`ganzoo.sample_quality.sample_metrics`): FID of
+prints (the same library call, :func:`ganzoo.metrics.sample_quality.sample_metrics`): FID of
 ``N`` samples against the 60,000 training images in the feature space of ganzoo's MNIST
 classifier, the floor (``N`` test images against the same training set), the share of
 samples read with confidence >= 0.9 and the class histogram with its KL divergence from
@@ -27,10 +27,16 @@ import torch
 
 import ganzoo
 from ganzoo.data import load_dataset
-from ganzoo.features import load_feature
-from ganzoo.fid import select_real
-from ganzoo.metric_networks import mnist_classifier_record
-from ganzoo.sample_quality import CLASSIFIER, balance, confidence, sample_metrics, split_floor
+from ganzoo.metrics.feature_cache import select_real
+from ganzoo.metrics.features import load_feature
+from ganzoo.metrics.networks import mnist_classifier_record
+from ganzoo.metrics.sample_quality import (
+    CLASSIFIER,
+    balance,
+    confidence,
+    sample_metrics,
+    split_floor,
+)
 
 
 def _conditional(model: object) -> bool:

@@ -38,7 +38,7 @@ import torch
 from ganzoo import create_model, get_trainer
 from ganzoo.data import load_dataset
 from ganzoo.devices import select_device
-from ganzoo.metrics import confusion_summary
+from ganzoo.metrics.classification import confusion_summary
 from ganzoo.train.launch import build_train_config
 
 #: The report's test accuracies (%), SPEC "Reported results", 600 steps.

@@ -25,8 +25,8 @@ import torch
 import ganzoo
 from ganzoo import losses
 from ganzoo.data import load_dataset
-from ganzoo.features import load_feature
-from ganzoo.sample_quality import CLASSIFIER
+from ganzoo.metrics.features import load_feature
+from ganzoo.metrics.sample_quality import CLASSIFIER
 
 sys.path.insert(0, str(Path(__file__).parent))
 from vaegan_diagnosis import read_digits, reading  # noqa: E402  (its readings, not a copy)

@@ -37,9 +37,9 @@ import torch
 import ganzoo
 from ganzoo import losses
 from ganzoo.data import load_dataset
-from ganzoo.features import load_feature
-from ganzoo.sample_quality import CLASSIFIER, balance, confidence
-from ganzoo.sampling import to_uint8
+from ganzoo.io.images import to_uint8
+from ganzoo.metrics.features import load_feature
+from ganzoo.metrics.sample_quality import CLASSIFIER, balance, confidence
 
 
 def read_digits(classifier: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ import argparse
 
 import ganzoo
 from ganzoo.data import load_dataset
-from ganzoo.metrics import accuracy
+from ganzoo.metrics.classification import accuracy
 from ganzoo.train.callbacks import Callback
 from ganzoo.train.launch import build_train_config
 

@@ -15,8 +15,8 @@ import torch
 
 import ganzoo
 from ganzoo.data import iterate_batches, load_dataset
-from ganzoo.metrics import confusion_matrix, confusion_summary
-from ganzoo.sampling import save_grid
+from ganzoo.io.images import save_grid
+from ganzoo.metrics.classification import confusion_matrix, confusion_summary
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

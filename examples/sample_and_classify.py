@@ -15,7 +15,7 @@ from collections import Counter
 import torch
 
 import ganzoo
-from ganzoo.sampling import save_grid
+from ganzoo.io.images import save_grid
 
 
 def main(argv: list[str] | None = None) -> dict[int, int]:

@@ -34,11 +34,12 @@ import torch
 import ganzoo
 from ganzoo.catalog import CATALOG_FILE, PRETRAINED_DIR
 from ganzoo.data import ImageDataset, iterate_batches, load_dataset
-from ganzoo.fid import generative_metrics
 from ganzoo.hub import export_pretrained, load_folder, write_checkpoint
-from ganzoo.metrics import evaluate_model
-from ganzoo.sample_quality import CLASSIFIER, sample_metrics
-from ganzoo.sampling import save_grid, save_reconstructions
+from ganzoo.io.images import save_grid
+from ganzoo.io.pictures import save_reconstructions
+from ganzoo.metrics.evaluate import evaluate_model
+from ganzoo.metrics.fid import generative_metrics
+from ganzoo.metrics.sample_quality import CLASSIFIER, sample_metrics
 
 ART_PROVENANCE = (
     "the 'Abstract Art Gallery' set (WikiArt abstract expressionism): 2,781 of its 2,782 "

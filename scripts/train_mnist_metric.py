@@ -1,8 +1,8 @@
-"""Train the MNIST metric classifier that ships as ``src/ganzoo/metric_networks/mnist_classifier``.
+"""Train the MNIST metric classifier that ships as ``src/ganzoo/metrics/networks/mnist_classifier``.
 
     OMP_NUM_THREADS=1 python scripts/train_mnist_metric.py --data-root ../shared/data
 
-A compact CNN (``ganzoo.metric_networks.MNISTClassifierNet``) trained on all 60,000
+A compact CNN (``ganzoo.metrics.networks.MNISTClassifierNet``) trained on all 60,000
 MNIST training labels: Adam with a one-cycle learning rate, batches of 128, light
 augmentation (each image rotated by up to 10 degrees, scaled by 0.9-1.1 and shifted by
 up to 2 pixels, one random affine map per image), no label smoothing (the
@@ -30,17 +30,17 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ganzoo.atomic import write_text
 from ganzoo.data import load_dataset
 from ganzoo.hub import save_weights
-from ganzoo.metric_networks import (
+from ganzoo.io.atomic import write_text
+from ganzoo.metrics.networks import (
     FOLDER,
     MNIST_MEAN,
     MNIST_STD,
     MNISTClassifierNet,
     load_mnist_classifier,
 )
-from ganzoo.sample_quality import DEFAULT_THRESHOLD, balance, confidence
+from ganzoo.metrics.sample_quality import DEFAULT_THRESHOLD, balance, confidence
 
 
 def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -116,7 +116,7 @@ def main() -> None:
     save_weights(network.state_dict(), weights, dtype=torch.float16)
     shipped = evaluate(load_mnist_classifier(weights), test.images, test.labels)
     record = {
-        "network": "ganzoo.metric_networks.MNISTClassifierNet",
+        "network": "ganzoo.metrics.networks.MNISTClassifierNet",
         "parameters": sum(p.numel() for p in network.parameters()),
         "features": MNISTClassifierNet.num_features,
         "weights": weights.name,

@@ -183,13 +183,13 @@ def test_a_grid_too_large_is_refused_naming_the_fix(tiny_checkpoint, tmp_path, m
 
 
 def test_an_array_too_large_is_refused_before_writing(tiny_checkpoint, tmp_path, monkeypatch):
-    import ganzoo.sampling
+    import ganzoo.io.images
 
-    monkeypatch.setattr(ganzoo.sampling, "MAX_ARRAY_BYTES", 1000)
+    monkeypatch.setattr(ganzoo.io.images, "MAX_ARRAY_BYTES", 1000)
     line = assert_one_line_error(sample(tiny_checkpoint, tmp_path / "a.npz", "-n", 100))
     assert "fewer (-n)" in line and "folder of PNGs" in line
-    monkeypatch.setattr(ganzoo.sampling, "MAX_ARRAY_BYTES", 10**9)
-    monkeypatch.setattr(ganzoo.sampling, "_free_bytes", lambda folder: 100)
+    monkeypatch.setattr(ganzoo.io.images, "MAX_ARRAY_BYTES", 10**9)
+    monkeypatch.setattr(ganzoo.io.images, "_free_bytes", lambda folder: 100)
     assert_one_line_error(sample(tiny_checkpoint, tmp_path / "a.npy", "-n", 100), "is free")
     assert listing(tmp_path) == ["ckpt"]
 
@@ -335,12 +335,12 @@ def test_encode_and_eval_refuse_empty_or_missing_data(tiny_checkpoint, tmp_path)
 
 
 def test_eval_out_of_memory_says_to_lower_the_batch_size(tiny_checkpoint, tiny_npz, monkeypatch):
-    import ganzoo.metrics
+    import ganzoo.metrics.evaluate
 
     def exhausted(model, data, batch_size):
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(ganzoo.metrics, "evaluate_model", exhausted)
+    monkeypatch.setattr(ganzoo.metrics.evaluate, "evaluate_model", exhausted)
     assert_one_line_error(
         invoke("eval", tiny_checkpoint, "--dataset", f"npz:{tiny_npz}", "--split", "all"),
         "out of memory with --batch-size 1000",

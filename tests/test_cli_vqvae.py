@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 import ganzoo
 from ganzoo.cli import app
 from ganzoo.data import load_dataset, to_unit_range
-from ganzoo.sampling import to_uint8
+from ganzoo.io.images import to_uint8
 from mnist_fixtures import synthetic_digits
 
 runner = CliRunner()

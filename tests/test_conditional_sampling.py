@@ -11,8 +11,10 @@ from typer.testing import CliRunner
 
 import ganzoo
 from ganzoo import GanzooError, create_model
+from ganzoo.archs.sgan.conditional import balanced_labels, check_labels
 from ganzoo.cli import app
-from ganzoo.models.base import ZooModel, balanced_labels, check_labels, latent_noise
+from ganzoo.io.images import to_uint8
+from ganzoo.models.base import ZooModel, latent_noise
 from ganzoo.registry import get_trainer_entry
 from ganzoo.sampling import label_blocks
 from ganzoo.train.launch import build_train_config
@@ -172,14 +174,26 @@ def test_labels_on_a_model_without_a_conditional_generator_name_the_recipe():
 
 
 @pytest.mark.parametrize("arch", ["dcgan", "vaegan", "vqvae"])
-def test_other_architectures_refuse_labels_in_one_line(arch):
+def test_other_architectures_declare_no_labels_and_the_cli_refuses_them_in_one_line(arch, tmp_path):
+    import inspect
+
+    from typer.testing import CliRunner
+
+    from ganzoo.cli import app
+
     model = create_model(arch)
-    with pytest.raises(GanzooError) as exc_info:
-        model.sample(2, seed=0, labels=1)
-    one_line(exc_info, f"this '{arch}' model has no conditional generator", "--recipe conditional")
+    assert "labels" not in inspect.signature(model.sample).parameters  # it says what it takes
+    assert not model.conditional
+    model.save_pretrained(tmp_path / arch)
+    out = str(tmp_path / "x.png")
+    result = CliRunner().invoke(app, ["sample", str(tmp_path / arch), "--label", "1", "-o", out])
+    assert result.exit_code == 1, result.output
+    lines = [x for x in result.output.strip().splitlines() if x.strip()]
+    assert len(lines) == 1 and "--label needs a conditional generator" in lines[0]
+    assert "--recipe conditional" in lines[0]
 
 
-def test_a_sample_written_without_labels_refuses_them_and_samples_as_before():
+def test_a_users_model_without_labels_samples_as_before():
     from dataclasses import dataclass
 
     @dataclass
@@ -192,10 +206,8 @@ def test_a_sample_written_without_labels_refuses_them_and_samples_as_before():
         def sample(self, n, seed=None, device=None):
             return torch.full((n, 1, 4, 4), float(seed or 0))
 
-    with pytest.raises(GanzooError, match="has no conditional generator"):
-        Old().sample(2, labels=0)
+    assert not Old().conditional
     assert torch.equal(Old().sample(2, 3), torch.full((2, 1, 4, 4), 3.0))
-    assert torch.equal(Old().sample(2, seed=3, labels=None), torch.full((2, 1, 4, 4), 3.0))
 
 
 # ------------------------------------------------------------------------ saving and loading
@@ -370,7 +382,7 @@ def test_cli_label_draws_the_asked_class(conditional_folder, tmp_path):
         expected = model.sample(6, seed=4, labels=7)
     pixels = np.load(out)
     assert pixels.shape == (6, 28, 28, 1)
-    assert np.array_equal(pixels, ganzoo.sampling.to_uint8(expected).permute(0, 2, 3, 1).numpy())
+    assert np.array_equal(pixels, to_uint8(expected).permute(0, 2, 3, 1).numpy())
 
 
 def test_cli_labels_split_the_images_into_blocks(conditional_folder, tmp_path):
@@ -383,7 +395,7 @@ def test_cli_labels_split_the_images_into_blocks(conditional_folder, tmp_path):
     with torch.no_grad():  # chunks of 4 with seeds 0 and 1, as sample_batches draws
         first = model.sample(4, seed=0, labels=labels[:4])
         second = model.sample(2, seed=1, labels=labels[4:])
-    expected = ganzoo.sampling.to_uint8(torch.cat([first, second])).permute(0, 2, 3, 1)
+    expected = to_uint8(torch.cat([first, second])).permute(0, 2, 3, 1)
     assert np.array_equal(np.load(out), expected.numpy())
 
 
@@ -425,7 +437,7 @@ def test_label_blocks():
 
 def test_a_bundled_conditional_checkpoint_would_be_named(tmp_path, monkeypatch):
     from ganzoo import catalog
-    from ganzoo.models.base import conditional_generators
+    from ganzoo.archs.sgan.conditional import conditional_generators
 
     folder = tmp_path / "sgan-mnist-100"
     folder.mkdir()
@@ -449,7 +461,7 @@ class AlwaysZero:
 
 
 def test_agreement_is_the_share_read_as_the_asked_class():
-    from ganzoo.sample_quality import agreement
+    from ganzoo.metrics.sample_quality import agreement
 
     logits = torch.tensor([[3.0, 0, 0, 0], [0, 3.0, 0, 0], [0, 0, 3.0, 0], [0, 0, 3.0, 0]])
     assert agreement(logits, [0, 1, 2, 3]) == 0.75
@@ -459,9 +471,9 @@ def test_agreement_is_the_share_read_as_the_asked_class():
 
 
 def test_a_conditional_generator_is_measured_on_every_class_in_turn():
-    from ganzoo.fid import generated_images
-    from ganzoo.sample_quality import read_samples
-    from ganzoo.sampling import class_order_labels, to_uint8
+    from ganzoo.archs.sgan.conditional import class_order_labels
+    from ganzoo.metrics.fid import generated_images
+    from ganzoo.metrics.sample_quality import read_samples
 
     model = small_conditional()
     asked = class_order_labels(model, 20)
@@ -478,7 +490,7 @@ def test_a_conditional_generator_is_measured_on_every_class_in_turn():
 
 
 def test_agreement_of_a_model_without_a_conditional_generator_is_refused_in_one_line():
-    from ganzoo.sample_quality import sample_metrics
+    from ganzoo.metrics.sample_quality import sample_metrics
 
     with pytest.raises(GanzooError) as exc_info:
         sample_metrics(create_model("sgan", width=8), n=4, metrics="agreement")

@@ -25,7 +25,7 @@ from ganzoo.data import (
     to_unit_range,
 )
 from ganzoo.errors import GanzooError
-from ganzoo.sampling import to_uint8
+from ganzoo.io.images import to_uint8
 
 # --------------------------------------------------------------------------------------
 # helpers

@@ -1,4 +1,4 @@
-"""ganzoo.eval_plan: which `ganzoo eval` options go together, without the command line."""
+"""ganzoo.metrics.eval_plan: which `ganzoo eval` options go together, without the command line."""
 
 import re
 from pathlib import Path
@@ -9,8 +9,8 @@ import torch
 
 from ganzoo import create_model
 from ganzoo.errors import GanzooError
-from ganzoo.eval_plan import DEFAULT_FEATURE, DEFAULT_N, EvalPlan, plan_eval
-from ganzoo.sample_quality import DEFAULT_THRESHOLD
+from ganzoo.metrics.eval_plan import DEFAULT_FEATURE, DEFAULT_N, EvalPlan, plan_eval
+from ganzoo.metrics.sample_quality import DEFAULT_THRESHOLD
 
 
 def test_without_metrics_the_plan_measures_the_test_split():

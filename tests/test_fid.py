@@ -17,20 +17,20 @@ from ganzoo import create_model
 from ganzoo.cli import app
 from ganzoo.data import ImageDataset
 from ganzoo.errors import GanzooError
-from ganzoo.features import (
+from ganzoo.metrics.feature_cache import real_features
+from ganzoo.metrics.features import (
     get_feature,
     list_features,
     load_feature,
     register_feature,
     unregister_feature,
 )
-from ganzoo.fid import (
+from ganzoo.metrics.fid import (
     fid_floor,
     frechet_distance,
     generative_metrics,
     kernel_distance,
     parse_metrics,
-    real_features,
 )
 
 runner = CliRunner()
@@ -309,7 +309,8 @@ def test_missing_fid_helper_is_one_line_naming_the_install_command(monkeypatch):
 
 def test_the_core_does_not_import_torchmetrics():
     code = (
-        "import sys, ganzoo, ganzoo.metrics, ganzoo.fid, ganzoo.features;"
+        "import sys, ganzoo, ganzoo.metrics, ganzoo.metrics.fid, ganzoo.metrics.features,"
+        " ganzoo.metrics.feature_cache;"
         "print('torchmetrics' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -390,7 +391,7 @@ def test_inception_tf_gives_2048_pool_features_of_resized_images():
     features = network(images)
     assert features.shape == (2, 2048) and torch.isfinite(features).all()
     # resized to 299 first: the 299x299 bilinear upsample gives the same features
-    from ganzoo.features import nv_bilinear
+    from ganzoo.metrics.features import nv_bilinear
 
     big = nv_bilinear(images.float(), (299, 299)).round().clamp(0, 255).to(torch.uint8)
     assert torch.allclose(network(big), features, atol=0.05)

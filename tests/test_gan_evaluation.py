@@ -129,25 +129,25 @@ def test_a_best_record_of_another_metric_or_a_later_step_is_not_taken_up(tmp_pat
 
 
 def test_a_missing_feature_extra_fails_before_the_first_step(monkeypatch, tmp_path):
-    import ganzoo.features
+    import ganzoo.metrics.features
 
     def missing(*args, **kwargs):
         raise GanzooError("the feature network needs an extra: pip install it")
 
-    monkeypatch.setattr(ganzoo.features, "load_feature", missing)
-    monkeypatch.setattr("ganzoo.fid.load_feature", missing)
+    monkeypatch.setattr(ganzoo.metrics.features, "load_feature", missing)
+    monkeypatch.setattr("ganzoo.metrics.fid.load_feature", missing)
     with pytest.raises(GanzooError, match="pip install"):
         make_trainer("dcgan", eval_metrics="fid", out_dir=str(tmp_path / "run"), **CHEAP).fit()
     assert not (tmp_path / "run" / "checkpoint").exists()
 
 
 def test_the_feature_network_is_built_once_for_all_evaluations(monkeypatch):
-    import ganzoo.fid
+    import ganzoo.metrics.fid
 
     built = []
-    real_load = ganzoo.fid.load_feature
+    real_load = ganzoo.metrics.fid.load_feature
     monkeypatch.setattr(
-        ganzoo.fid, "load_feature", lambda *a, **k: built.append(a) or real_load(*a, **k)
+        ganzoo.metrics.fid, "load_feature", lambda *a, **k: built.append(a) or real_load(*a, **k)
     )
     trainer = make_trainer("dcgan", steps=4, eval_every=1, eval_metrics="kid", **CHEAP)
     trainer.fit()

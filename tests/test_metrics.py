@@ -5,7 +5,8 @@ import torch
 
 from ganzoo.data import ImageDataset
 from ganzoo.errors import GanzooError
-from ganzoo.metrics import accuracy, confusion_matrix, confusion_summary, evaluate_model
+from ganzoo.metrics.classification import accuracy, confusion_matrix, confusion_summary
+from ganzoo.metrics.evaluate import evaluate_model
 
 
 class PixelClassifier:

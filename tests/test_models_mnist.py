@@ -38,7 +38,7 @@ def test_vaegan_wide_preset_widens_the_vae_and_keeps_the_report_discriminator():
 
 
 def test_vaegan_reconstruction_panel_is_inputs_above_their_reconstructions(tmp_path):
-    from ganzoo.sampling import reconstruction_panel, save_reconstructions
+    from ganzoo.io.pictures import reconstruction_panel, save_reconstructions
 
     torch.manual_seed(0)
     model = create_model("vaegan")

@@ -12,20 +12,20 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-import ganzoo.metric_networks as metric_networks
+import ganzoo.metrics.networks as metric_networks
 from ganzoo import create_model
 from ganzoo.cli import app
 from ganzoo.data import ImageDataset
 from ganzoo.errors import GanzooError
-from ganzoo.features import get_feature, list_features, load_feature
-from ganzoo.fid import generated_images
-from ganzoo.metric_networks import (
+from ganzoo.metrics.features import get_feature, list_features, load_feature
+from ganzoo.metrics.fid import generated_images
+from ganzoo.metrics.networks import (
     MNIST_CLASSIFIER_RECORD,
     MNIST_CLASSIFIER_WEIGHTS,
     MNISTClassifierNet,
     load_mnist_classifier,
 )
-from ganzoo.sample_quality import (
+from ganzoo.metrics.sample_quality import (
     balance,
     check_digit_generator,
     class_shares,

@@ -15,9 +15,10 @@ from ganzoo.archs.vqvae.codes import CodeGridDataset
 from ganzoo.archs.vqvae.prior import PRIOR_PRESETS, GatedPixelCNNConfig
 from ganzoo.archs.vqvae.quantizer import VectorQuantizer
 from ganzoo.archs.vqvae.train import PriorTrainer, VQVAETrainConfig, VQVAETrainer
+from ganzoo.archs.vqvae.visuals import code_colors
 from ganzoo.data import DeviceBatcher, ImageDataset, to_unit_range
+from ganzoo.io.pictures import reconstruction_panel, save_reconstructions
 from ganzoo.registry import get_trainer_entry, list_stages, register_trainer
-from ganzoo.sampling import code_colors, reconstruction_panel, save_reconstructions
 from ganzoo.train.launch import build_train_config
 from ganzoo.train.launch import train as launch_train
 from mnist_fixtures import synthetic_digits

@@ -10,7 +10,7 @@ import torch
 
 from ganzoo.data import ImageDataset, iterate_batches
 from ganzoo.errors import GanzooError
-from ganzoo.sampling import atomic_file, check_new_file
+from ganzoo.io.atomic import atomic_file, check_new_file
 
 if TYPE_CHECKING:
     from ganzoo.models.base import ZooModel

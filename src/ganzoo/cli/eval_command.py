@@ -1,6 +1,6 @@
 """``ganzoo eval``: measure a model on a data set, or the images it generates.
 
-Which options go together is the library's :func:`ganzoo.eval_plan.plan_eval`; this
+Which options go together is the library's :func:`ganzoo.metrics.eval_plan.plan_eval`; this
 command loads what the plan names and prints the result as JSON.
 """
 
@@ -90,7 +90,7 @@ def eval_command(
     the class asked for (conditional generators).
     """
     _check_positive("--batch-size", batch_size)
-    from ganzoo.eval_plan import plan_eval
+    from ganzoo.metrics.eval_plan import plan_eval
 
     plan = plan_eval(
         metric,
@@ -108,7 +108,7 @@ def eval_command(
     plan = plan.for_model(model, name)  # refuses a model the metrics cannot measure
     data = None if plan.dataset is None else _load_input(plan.dataset, plan.split, data_root, model)
     if plan.metrics:
-        from ganzoo.sample_quality import sample_metrics
+        from ganzoo.metrics.sample_quality import sample_metrics
 
         def log(line: str) -> None:
             if not quiet:
@@ -136,7 +136,7 @@ def eval_command(
         )
         typer.echo(json.dumps({"model": name, **results}))
         return
-    from ganzoo.metrics import evaluate_model
+    from ganzoo.metrics.evaluate import evaluate_model
 
     with _MemoryGuard(batch_size, model.device):
         results = evaluate_model(model, data, batch_size)

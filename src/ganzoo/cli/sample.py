@@ -56,13 +56,8 @@ def sample(
     _check_positive("--batch-size", batch_size)
     _check_seed(seed)
     classes = _parse_labels(label)
-    from ganzoo.sampling import (
-        MAX_BATCH_SIZE,
-        check_output,
-        label_blocks,
-        sample_batches,
-        save_samples,
-    )
+    from ganzoo.io.images import check_output, save_samples
+    from ganzoo.sampling import MAX_BATCH_SIZE, label_blocks, sample_batches
 
     check_output(out, overwrite)
     path = Path(out)
@@ -77,7 +72,7 @@ def sample(
     labels = None
     if classes:
         if not model.conditional:
-            from ganzoo.models.base import conditional_generators
+            from ganzoo.archs.sgan.conditional import conditional_generators
 
             raise GanzooError(
                 f"--label needs a conditional generator and '{name}' has none; "

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ganzoo import atomic
 from ganzoo.errors import GanzooError
 from ganzoo.hub.weights import (
     check_weights_fit,
@@ -22,6 +21,7 @@ from ganzoo.hub.weights import (
     read_weights_header,
     save_weights,
 )
+from ganzoo.io import atomic
 
 if TYPE_CHECKING:
     import torch
@@ -188,5 +188,5 @@ def export_pretrained(
         model_name=model_name,
         model_id=model_name,
     )
-    card.save(str(folder / "README.md"))
+    atomic.write_text(folder / CARD_NAME, str(card))
     return folder

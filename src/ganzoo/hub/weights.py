@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ganzoo.errors import GanzooError
+from ganzoo.io.atomic import atomic_path
 
 if TYPE_CHECKING:
     import torch
@@ -25,7 +26,7 @@ _FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
 def save_weights(
     state_dict: Mapping[str, torch.Tensor], path: str | Path, dtype: torch.dtype | None = None
 ) -> None:
-    """Write tensors to a safetensors file atomically (temporary file, then rename).
+    """Write tensors to a safetensors file atomically (:func:`ganzoo.io.atomic.atomic_path`).
 
     Args:
         state_dict: the tensors.
@@ -41,13 +42,11 @@ def save_weights(
         if dtype is not None and value.is_floating_point():
             value = value.to(dtype)
         tensors[key] = value.to("cpu").contiguous().clone()
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_file(tensors, str(tmp), metadata={"format": "pt"})
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # safetensors writes 0600; give the usual file mode
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "pt"})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # safetensors writes 0600; give the usual file mode
 
 
 def read_weights_header(path: str | Path) -> dict[str, tuple[tuple[int, ...], str]]:

@@ -10,10 +10,6 @@ an error, never ignored.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import inspect
-import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -92,18 +88,6 @@ class ZooModel(
         #: The training runs these weights went through, oldest first
         #: (:mod:`ganzoo.lineage`); saved in ``config.json``.
         self.lineage: list[dict[str, Any]] = []
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Give a ``sample`` written without ``labels`` the one-line refusal of labels.
-
-        Every model's ``sample`` takes ``labels=``; one that was written before labels
-        existed (or by a user) answers ``labels=...`` with :meth:`no_labels_error`
-        instead of a ``TypeError``, and samples as before without them.
-        """
-        super().__init_subclass__(**kwargs)
-        own = cls.__dict__.get("sample")
-        if callable(own) and not _takes_labels(own):
-            cls.sample = _refusing_labels(own)  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ metadata
     @property
@@ -239,19 +223,9 @@ class ZooModel(
         """Whether the generator draws a requested class: ``sample(n, labels=...)``.
 
         True for a generator whose config has ``conditional=True`` (an SGAN trained with
-        ``--recipe conditional``).
+        ``--recipe conditional``); such a model's ``sample`` declares ``labels``.
         """
         return self.can("sample") and bool(getattr(self.config, "conditional", False))
-
-    def no_labels_error(self) -> GanzooError:
-        """The one-line error for ``labels=`` given to a model without a conditional generator.
-
-        It names where conditional generators come from (:func:`conditional_generators`).
-        """
-        return GanzooError(
-            f"this '{self.architecture or type(self).__name__}' model has no conditional "
-            f"generator, so it takes no labels; {conditional_generators()}"
-        )
 
     @classmethod
     def can(cls, method: str) -> bool:
@@ -268,17 +242,12 @@ class ZooModel(
         )
 
     def sample(
-        self,
-        n: int,
-        seed: int | None = None,
-        device: str | torch.device | None = None,
-        *,
-        labels: int | Any | None = None,
+        self, n: int, seed: int | None = None, device: str | torch.device | None = None
     ) -> torch.Tensor:
         """Draw ``n`` images in :attr:`value_range`, shape ``(n, C, H, W)``.
 
-        ``labels`` (a class index, or one per image) asks a conditional generator
-        (:attr:`conditional`) for those classes; other models refuse it in one line.
+        The same ``seed`` gives the same images. A conditional generator (:attr:`conditional`)
+        also takes ``labels=`` (see :meth:`ganzoo.archs.sgan.model.SGAN.sample`).
         """
         raise self._unsupported("sample")
 
@@ -307,164 +276,12 @@ class GaussianPrior:
     """
 
     def sample(
-        self,
-        n: int,
-        seed: int | None = None,
-        device: str | torch.device | None = None,
-        *,
-        labels: int | Any | None = None,
+        self, n: int, seed: int | None = None, device: str | torch.device | None = None
     ) -> torch.Tensor:
-        """Decode ``n`` latents drawn from N(0, I); the same ``seed`` gives the same images.
-
-        A conditional model (``model.conditional``) decodes each latent with a class:
-        ``labels`` is one class index for all ``n`` images, or one per image (a list,
-        array or tensor of length ``n``), each in ``0..num_classes-1``. Without
-        ``labels`` it draws them itself, balanced: every class ``n // num_classes`` or
-        one more times, in a random order (from ``seed`` when given). The latents do
-        not depend on the labels: the same seed with other labels draws other digits
-        in the same styles.
-
-        Raises:
-            GanzooError: for labels out of range or of the wrong length, or labels given
-                to a model without a conditional generator.
-
-        """
-        conditional = self.conditional  # type: ignore[attr-defined]
-        if labels is not None and not conditional:
-            raise self.no_labels_error()  # type: ignore[attr-defined]
+        """Decode ``n`` latents drawn from N(0, I); the same ``seed`` gives the same images."""
         device = torch.device(device) if device is not None else self.device  # type: ignore[attr-defined]
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        z = latent_noise(n, self.config.latent_dim, seed, device, generator=generator)  # type: ignore[attr-defined]
-        if not conditional:
-            return self.decode(z)  # type: ignore[attr-defined]
-        num_classes = self.config.num_classes  # type: ignore[attr-defined]
-        if labels is None:
-            y = balanced_labels(n, num_classes, generator)
-        else:
-            y = check_labels(labels, n, num_classes)
-        return self.decode(z, y.to(device))  # type: ignore[attr-defined]
-
-
-def check_labels(labels: Any, n: int, num_classes: int) -> torch.Tensor:
-    """Class labels for ``n`` images as an int64 CPU tensor ``(n,)``, checked.
-
-    Args:
-        labels: one class index (an ``int``) for every image, or a sequence, array or
-            tensor of ``n`` indices (or of one, used for all).
-        n: how many images.
-        num_classes: the classes the model knows (indices ``0..num_classes-1``).
-
-    Raises:
-        GanzooError: for a value that is not an integer, out of range, or the wrong count.
-
-    """
-    if isinstance(labels, bool | str | bytes):
-        raise GanzooError(f"labels must be class indices (integers), got {labels!r}")
-    try:
-        values = torch.as_tensor(labels).detach().cpu()
-    except (TypeError, ValueError, RuntimeError):
-        raise GanzooError(
-            "labels must be a class index or a sequence of class indices (integers)"
-        ) from None
-    if values.numel() == 0:
-        raise GanzooError(f"got 0 labels for {n} images; give one label or {n}")
-    if values.dtype == torch.bool or values.dtype.is_floating_point or values.is_complex():
-        raise GanzooError(f"labels must be integers, got a tensor of {values.dtype}")
-    if values.dim() > 1:
-        raise GanzooError(f"labels must be one index per image, got shape {tuple(values.shape)}")
-    values = values.reshape(-1).long()
-    if len(values) == 1:
-        values = values.expand(n)
-    elif len(values) != n:
-        raise GanzooError(f"got {len(values)} labels for {n} images; give one label or {n}")
-    bad = values[(values < 0) | (values >= num_classes)]
-    if len(bad):
-        raise GanzooError(f"labels must be in 0..{num_classes - 1}, got {int(bad[0])}")
-    return values.clone()
-
-
-def balanced_labels(
-    n: int, num_classes: int, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """``n`` class labels, each class ``n // num_classes`` or one more times, shuffled.
-
-    Which classes get the extra one is random too (a random cyclic shift), so a single
-    image is of any class with equal chance. Returns an int64 CPU tensor ``(n,)``.
-    """
-    order = torch.randperm(n, generator=generator)
-    shift = torch.randint(num_classes, (1,), generator=generator)
-    return (order + shift) % num_classes
-
-
-def conditional_generators() -> str:
-    """Where generators that take labels come from, as one clause for error messages.
-
-    Read from the registry (architectures whose config has ``conditional``, the
-    recipes whose trainer sets it) and the bundled checkpoints' ``config.json``.
-    """
-    from ganzoo.catalog import load_catalog
-    from ganzoo.registry import has_trainer, model_entries, trainer_entries
-
-    ways: list[str] = []
-    for entry in model_entries():
-        fields = {f.name for f in dataclasses.fields(entry.config_cls)}
-        if "conditional" not in fields or not entry.cls.can("sample"):
-            continue
-        recipes = []
-        if has_trainer(entry.name):
-            for stage in trainer_entries(entry.name):
-                hook = getattr(stage.cls, "model_overrides", None)
-                recipes += [
-                    name
-                    for name, recipe in stage.recipes.items()
-                    if callable(hook) and hook(recipe).get("conditional")
-                ]
-        if recipes:
-            dataset = getattr(entry.presets[entry.default_preset], "dataset", None)
-            data = f" --dataset {dataset}" if dataset else ""
-            ways.append(
-                f"{entry.name} trained with --recipe {recipes[0]} (`ganzoo train {entry.name} "
-                f"--recipe {recipes[0]}{data} --out runs/{entry.name}-{recipes[0]}`)"
-            )
-        else:
-            ways.append(f"{entry.name} with --model-set conditional=true")
-    pretrained = [
-        name
-        for name, info in sorted(load_catalog().items())
-        if info.bundled and _bundled_is_conditional(info.folder)
-    ]
-    found = "; pretrained: " + ", ".join(pretrained) if pretrained else "; none pretrained yet"
-    return "conditional generators: " + (", ".join(ways) or "none") + found
-
-
-def _bundled_is_conditional(folder: Path) -> bool:
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        return config.get("config", {}).get("conditional") is True
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def _takes_labels(sample: Callable[..., Any]) -> bool:
-    try:
-        parameters = inspect.signature(sample).parameters
-    except (TypeError, ValueError):
-        return True  # nothing to inspect: leave it as it is
-    return "labels" in parameters or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
-    )
-
-
-def _refusing_labels(sample: Callable[..., Any]) -> Callable[..., Any]:
-    """``sample`` plus a ``labels`` keyword that only ``None`` passes (``__init_subclass__``)."""
-
-    @functools.wraps(sample)
-    def wrapper(self: ZooModel, *args: Any, labels: Any = None, **kwargs: Any) -> torch.Tensor:
-        if labels is not None:
-            raise self.no_labels_error()
-        return sample(self, *args, **kwargs)
-
-    return wrapper
+        z = latent_noise(n, self.config.latent_dim, seed, device)  # type: ignore[attr-defined]
+        return self.decode(z)  # type: ignore[attr-defined]
 
 
 def latent_noise(

@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ganzoo import atomic
 from ganzoo.errors import GanzooError
+from ganzoo.io import atomic
 from ganzoo.train.plots import plot_run
 
 #: What callbacks receive: the running :class:`ganzoo.train.base.Trainer`.
@@ -103,7 +103,7 @@ class SampleGrid(Callback):
 
     def run(self, trainer: TrainerLike, step: int) -> None:
         """Save the grid of this step."""
-        from ganzoo.sampling import save_grid
+        from ganzoo.io.images import save_grid
 
         images = trainer.sample_images(self.n, seed=self.seed)
         if images is None or trainer.out_dir is None:

@@ -9,8 +9,6 @@ go through here, so a run folder holds the same files whichever started it.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ganzoo import atomic
+from ganzoo.io import atomic
 from ganzoo.train.callbacks import KeepBest
 from ganzoo.train.config import TrainResult
 
@@ -144,9 +142,7 @@ def export_model(
     folder.mkdir(parents=True, exist_ok=True)
     samples = None
     if sample_grid is not None:
-        tmp = folder / f".samples.png.tmp{os.getpid()}"
-        shutil.copyfile(sample_grid, tmp)
-        os.replace(tmp, folder / "samples.png")
+        atomic.copy_file(sample_grid, folder / "samples.png")
         samples = "samples.png"
     return export_pretrained(
         model, folder, metrics=metrics, samples=samples, command=command, training=training

@@ -18,7 +18,7 @@ import torch
 from ganzoo import losses
 from ganzoo.config import check_at_least, check_choice, check_positive, check_range
 from ganzoo.errors import GanzooError
-from ganzoo.features import get_feature
+from ganzoo.metrics.features import get_feature
 from ganzoo.nn.constraints import clip_weights_
 from ganzoo.nn.diffaugment import diff_augment, parse_policy
 from ganzoo.train.base import TrainConfig, Trainer
@@ -125,7 +125,7 @@ class GANTrainConfig(TrainConfig):
         self._validate_evaluation()
 
     def _validate_evaluation(self) -> None:
-        from ganzoo.fid import METRICS, parse_metrics
+        from ganzoo.metrics.fid import METRICS, parse_metrics
 
         chosen = parse_metrics(self.eval_metrics) if self.eval_metrics else []
         get_feature(self.eval_feature)
@@ -166,7 +166,7 @@ class GANTrainer(Trainer):
         self.feature_network = None
         if not self.config.eval_metrics:
             return
-        from ganzoo.fid import feature_network_for_metrics
+        from ganzoo.metrics.fid import feature_network_for_metrics
 
         self.feature_network = feature_network_for_metrics(self.config.eval_feature, self.device)
         if self.eval_data is None:
@@ -181,7 +181,7 @@ class GANTrainer(Trainer):
         cfg = self.config
         if not cfg.eval_metrics:
             return {}
-        from ganzoo.fid import generative_metrics
+        from ganzoo.metrics.fid import generative_metrics
 
         results = generative_metrics(
             self.model,

@@ -29,8 +29,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ganzoo import atomic
 from ganzoo.errors import GanzooError
+from ganzoo.io import atomic
 from ganzoo.train import checkpoint as ckpt
 
 try:  # POSIX; elsewhere runs are not locked
@@ -294,7 +294,7 @@ class RunFolder:
         marker = self.path / MARKER_NAME
         if not marker.is_file():
             atomic.write_text(marker, json.dumps({"what": "a ganzoo training run folder"}) + "\n")
-        ckpt.remove_stale_temporaries(self.checkpoint_dir)
+        atomic.remove_stale_temporaries(self.checkpoint_dir)
 
     @contextlib.contextmanager
     def held(self, *, overwrite: bool = False, fresh: bool = False) -> Iterator[None]:
@@ -372,7 +372,7 @@ class RunFolder:
             ckpt.save_json(tmp / ckpt.DATA_NAME, dict(data))
             ckpt.save_state(tmp / ckpt.STATE_NAME, dict(state))
 
-        return ckpt.write_folder_atomically(self.checkpoint_dir, write)
+        return atomic.write_folder_atomically(self.checkpoint_dir, write)
 
     def read_checkpoint(self, config_class: type) -> SavedRun:
         """Read the checkpoint's config, data fingerprint and state (not the weights).

@@ -20,7 +20,7 @@ from ganzoo.archs.sgan.augment import random_translate
 from ganzoo.config import check_at_least
 from ganzoo.data import DeviceBatcher, ImageDataset, labeled_subset
 from ganzoo.errors import GanzooError
-from ganzoo.metrics import confusion_matrix
+from ganzoo.metrics.classification import confusion_matrix
 from ganzoo.train.config import TrainConfig
 from ganzoo.train.run_folder import tensor_digest
 

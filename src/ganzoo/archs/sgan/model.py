@@ -20,9 +20,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganzoo.archs.sgan.conditional import balanced_labels, check_labels, no_labels_error
 from ganzoo.config import check_range
 from ganzoo.errors import GanzooError
-from ganzoo.models.base import GaussianPrior, ZooModel, check_labels
+from ganzoo.models.base import GaussianPrior, ZooModel, latent_noise
 from ganzoo.nn.init import keras_init_
 from ganzoo.registry import register_model
 
@@ -222,13 +223,50 @@ class SGAN(GaussianPrior, ZooModel):
         self.generator = keras_init_(SGANGenerator(self.config))
         self.discriminator = keras_init_(SGANDiscriminator(self.config))
 
+    def sample(
+        self,
+        n: int,
+        seed: int | None = None,
+        device: str | torch.device | None = None,
+        *,
+        labels: int | Any | None = None,
+    ) -> torch.Tensor:
+        """Decode ``n`` latents drawn from N(0, I); the same ``seed`` gives the same images.
+
+        A conditional generator (:attr:`conditional`) decodes each latent with a class:
+        ``labels`` is one class index for all ``n`` images, or one per image (a list,
+        array or tensor of length ``n``), each in ``0..num_classes-1``. Without
+        ``labels`` it draws them itself, balanced: every class ``n // num_classes`` or
+        one more times, in a random order (from ``seed`` when given). The latents do
+        not depend on the labels: the same seed with other labels draws other digits
+        in the same styles.
+
+        Raises:
+            GanzooError: for labels out of range or of the wrong length, or labels given
+                to an SGAN without a conditional generator.
+
+        """
+        if not self.conditional:
+            if labels is not None:
+                raise no_labels_error(self)
+            return super().sample(n, seed, device)
+        device = torch.device(device) if device is not None else self.device
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        z = latent_noise(n, self.config.latent_dim, seed, device, generator=generator)
+        num_classes = self.config.num_classes
+        if labels is None:
+            y = balanced_labels(n, num_classes, generator)
+        else:
+            y = check_labels(labels, n, num_classes)
+        return self.decode(z, y.to(device))
+
     def decode(self, z: torch.Tensor, labels: Any | None = None) -> torch.Tensor:
         """Digits in [-1, 1] from latents ``z`` of shape ``(n, latent_dim)``.
 
         Args:
             z: the latents.
             labels: for a conditional generator, the classes to draw: one index for all,
-                or one per latent (see :func:`ganzoo.models.base.check_labels`).
+                or one per latent (see :func:`ganzoo.archs.sgan.conditional.check_labels`).
 
         Raises:
             GanzooError: for labels missing or bad (conditional), or given (unconditional).
@@ -236,7 +274,7 @@ class SGAN(GaussianPrior, ZooModel):
         """
         if not self.conditional:
             if labels is not None:
-                raise self.no_labels_error()
+                raise no_labels_error(self)
             return self.generator(z)
         if labels is None:
             raise GanzooError(

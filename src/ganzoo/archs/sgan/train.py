@@ -15,12 +15,12 @@ from ganzoo.archs.sgan.augment import (
     random_erase,
     random_translate,
 )
+from ganzoo.archs.sgan.conditional import class_order_labels
 from ganzoo.archs.sgan.labeled import LabeledConfig, LabeledData
 from ganzoo.config import check_at_least, check_choice, check_positive, check_range
 from ganzoo.errors import GanzooError
 from ganzoo.nn.init import data_dependent_init_
 from ganzoo.registry import register_trainer
-from ganzoo.sampling import class_order_labels
 from ganzoo.train.gan import GANTrainConfig, GANTrainer
 from ganzoo.train.optim import make_optimizer
 

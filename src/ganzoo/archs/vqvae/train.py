@@ -22,13 +22,13 @@ from typing import Any
 import torch
 
 from ganzoo.archs.vqvae.codes import CodeGridDataset
+from ganzoo.archs.vqvae.metrics import vq_metrics
 from ganzoo.archs.vqvae.prior import PRIOR_PRESETS, GatedPixelCNNConfig
 from ganzoo.config import check_at_least, check_positive, check_range
 from ganzoo.data import DeviceBatcher, ImageDataset, iterate_batches
 from ganzoo.errors import GanzooError, did_you_mean
-from ganzoo.metrics import vq_metrics
+from ganzoo.io.pictures import reconstruction_panel
 from ganzoo.registry import register_trainer, replace_config
-from ganzoo.sampling import reconstruction_panel
 from ganzoo.train.base import Trainer
 from ganzoo.train.callbacks import Callback
 from ganzoo.train.config import TrainConfig
@@ -193,8 +193,9 @@ class VQVAETrainer(EpochTrainer):
     Before training, the model's ``data_variance`` is set from the training images (the
     MSE loss divides by it). Logged every ``log_every`` steps: the loss terms, the
     batch's codebook perplexity and used codes (and the codes restarted). ``evaluate``
-    gives the test MSE, PSNR, perplexity and used codes (:func:`ganzoo.metrics.vq_metrics`);
-    the sample grids show inputs above reconstructions above code maps.
+    gives the test MSE, PSNR, perplexity and used codes
+    (:func:`ganzoo.archs.vqvae.metrics.vq_metrics`); the sample grids show inputs above
+    reconstructions above code maps.
 
     Args:
         model: a :class:`~ganzoo.archs.vqvae.model.VQVAE` without a prior (training the
@@ -289,7 +290,7 @@ class VQVAETrainer(EpochTrainer):
         """Inputs above reconstructions above code maps: ``isqrt(n)`` held-out images.
 
         The images are the first ones of ``eval_data`` (else of the training set), the
-        same at every step; see :func:`ganzoo.sampling.reconstruction_panel`.
+        same at every step; see :func:`ganzoo.io.pictures.reconstruction_panel`.
         """
         source = self.eval_data if self.eval_data is not None else self.data
         k = max(1, min(math.isqrt(n), len(source)))

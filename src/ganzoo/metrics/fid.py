@@ -2,9 +2,10 @@
 
 The distances are computed by torchmetrics (``FrechetInceptionDistance`` and
 ``KernelInceptionDistance``, in float64); the features come from a network of
-the table in :mod:`ganzoo.features` (``inception-tf`` by default). ganzoo embeds
-the images itself, so the real set's features can be cached on disk and
-reused: torchmetrics is handed the features through a pass-through module.
+the table in :mod:`ganzoo.metrics.features` (``inception-tf`` by default). ganzoo
+embeds the images itself, so the real set's features can be cached on disk and
+reused (:mod:`ganzoo.metrics.feature_cache`): torchmetrics is handed the features
+through a pass-through module.
 
 Protocol, stated next to every number (:func:`generative_metrics` returns it):
 the real set (name, split, how many images, a hash of them), the number of
@@ -25,21 +26,17 @@ The torchmetrics package is an optional extra: ``pip install 'ganzoo[metrics]'``
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import warnings
-import zipfile
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from ganzoo.errors import GanzooError, did_you_mean
-from ganzoo.features import get_feature, load_feature
+from ganzoo.metrics.feature_cache import real_features
+from ganzoo.metrics.features import embed, get_feature, load_feature
 
 if TYPE_CHECKING:
     from ganzoo.data import ImageDataset
@@ -51,7 +48,6 @@ METRICS: tuple[str, ...] = ("fid", "kid")
 METRICS_INSTALL = "pip install 'ganzoo[metrics]'"
 #: Images drawn per call to ``model.sample``; batch ``i`` uses seed ``seed + i``.
 SAMPLE_BATCH = 500
-_CACHE_FORMAT = 1
 
 
 def _torchmetrics() -> tuple[type, type]:
@@ -172,195 +168,17 @@ def kernel_distance(
     return float(mean), float(std), size
 
 
-# ------------------------------------------------------------------------------- embedding
-def _as_rgb(images: torch.Tensor) -> torch.Tensor:
-    if images.dim() != 4 or images.shape[1] not in (1, 3):
-        raise GanzooError(
-            f"images must be (N, 1 or 3, H, W) for FID/KID, got {tuple(images.shape)}"
-        )
-    return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
-
-
-@torch.inference_mode()
-def embed(
-    batches: Iterable[torch.Tensor],
-    network: nn.Module,
-    dims: int,
-    device: str | torch.device = "cpu",
-) -> torch.Tensor:
-    """Features ``(N, dims)`` (float32, CPU) of uint8 image batches ``(n, C, H, W)``.
-
-    Grayscale images are repeated to three channels.
-
-    Raises:
-        GanzooError: if the network's output is not ``(n, dims)`` or not finite.
-
-    """
-    out = []
-    for batch in batches:
-        features = network(_as_rgb(batch).to(device))
-        if features.dim() != 2 or features.shape != (len(batch), dims):
-            raise GanzooError(
-                f"the feature network returned {tuple(features.shape)} for {len(batch)} "
-                f"images; it must return (N, {dims})"
-            )
-        out.append(features.float().cpu())
-    features = torch.cat(out) if out else torch.zeros(0, dims)
-    if not torch.isfinite(features).all():
-        raise GanzooError("the feature network returned NaN or inf; check its weights")
-    return features
-
-
-def _chunks(images: torch.Tensor, size: int) -> Iterable[torch.Tensor]:
-    for start in range(0, len(images), size):
-        yield images[start : start + size]
-
-
-# ------------------------------------------------------------------------------- real set + cache
-def default_cache_dir() -> Path:
-    """``$GANZOO_CACHE/fid`` if that variable is set, else ``~/.cache/ganzoo/fid``."""
-    root = os.environ.get("GANZOO_CACHE")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "ganzoo") / "fid"
-
-
-def images_digest(images: torch.Tensor) -> str:
-    """SHA-256 of a uint8 image tensor's shape and bytes (a changed set gets a new cache)."""
-    digest = hashlib.sha256(f"{tuple(images.shape)}|{images.dtype}".encode())
-    digest.update(images.contiguous().cpu().numpy().tobytes())
-    return digest.hexdigest()
-
-
-def select_real(data: ImageDataset, n: int | None = None, seed: int = 0) -> torch.Tensor:
-    """The real images to compare with: all of ``data``, or ``n`` of them chosen with ``seed``.
-
-    Raises:
-        GanzooError: if ``n`` is below 2 or above the set's size.
-
-    """
-    total = len(data)
-    if n is None or n == total:
-        return data.images
-    if not 2 <= n <= total:
-        raise GanzooError(f"the real set '{data.name}' has {total} images; choose 2..{total}")
-    order = torch.randperm(total, generator=torch.Generator().manual_seed(seed))
-    return data.images[order[:n].sort().values]
-
-
-def _cache_path(folder: Path, dataset: str, feature: str, n: int, digest: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset).strip("._")[-60:] or "data"
-    return folder / f"{safe}-{feature}-{n}-{digest[:16]}.npz"
-
-
-def _read_cache(
-    path: Path, digest: str, feature: str, shape: tuple[int, int]
-) -> torch.Tensor | None:
-    """The cached features, or ``None`` when the file is missing, damaged or for other images."""
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as saved:
-            if (
-                int(saved["format"]) != _CACHE_FORMAT
-                or str(saved["sha256"]) != digest
-                or str(saved["feature"]) != feature
-            ):
-                return None
-            features = saved["features"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
-    if features.shape != shape or features.dtype != np.float32 or not np.isfinite(features).all():
-        return None
-    return torch.from_numpy(features)
-
-
-def _write_cache(
-    path: Path, features: torch.Tensor, digest: str, feature: str, dataset: str
-) -> None:
-    from ganzoo.sampling import atomic_file
-
-    with atomic_file(path, overwrite=True) as handle:
-        np.savez(
-            handle,
-            features=features.numpy(),
-            sha256=np.str_(digest),
-            feature=np.str_(feature),
-            dataset=np.str_(dataset),
-            format=np.int64(_CACHE_FORMAT),
-        )
-
-
-def real_features(
-    data: ImageDataset,
-    feature: str = "inception-tf",
-    *,
-    n: int | None = None,
-    seed: int = 0,
-    cache_dir: str | os.PathLike[str] | None = None,
-    use_cache: bool = True,
-    device: str | torch.device | None = None,
-    network: nn.Module | None = None,
-    log: Callable[[str], None] | None = None,
-) -> tuple[torch.Tensor, dict[str, Any]]:
-    """The features of the real images, from the cache when it holds them.
-
-    The cache file is ``<cache_dir>/<dataset>-<feature>-<n>-<hash>.npz``; the hash
-    is of the images themselves, so a changed data set never reuses a stale file.
-    It is written atomically and read with ``allow_pickle=False``; a damaged or
-    mismatched file is recomputed and replaced.
-
-    Args:
-        data: the real set (uint8 images).
-        feature: a name from :func:`ganzoo.features.list_features`.
-        n: how many real images (default all), chosen with ``seed``.
-        seed: the seed of that choice.
-        cache_dir: where the cache lives (default :func:`default_cache_dir`).
-        use_cache: read and write the cache.
-        device: where the feature network runs (default CPU).
-        network: an already built feature network (default :func:`load_feature`).
-        log: called with a line before a slow step.
-
-    Returns:
-        ``(features, info)``: float32 ``(n, d)`` on the CPU, and ``{"dataset", "n",
-        "of", "sha256", "cache"}`` where ``cache`` is the file's path or ``None``.
-
-    """
-    spec = get_feature(feature)
-    images = select_real(data, n, seed)
-    digest = images_digest(images)
-    info: dict[str, Any] = {
-        "dataset": data.name,
-        "n": len(images),
-        "of": len(data),
-        "sha256": digest[:16],
-        "cache": None,
-    }
-    path = None
-    if use_cache:
-        folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-        path = _cache_path(folder, data.name, feature, len(images), digest)
-        info["cache"] = str(path)
-        cached = _read_cache(path, digest, feature, (len(images), spec.dims))
-        if cached is not None:
-            return cached, info
-    if log is not None:
-        log(f"embedding {len(images)} real images of {data.name} with {feature}")
-    if network is None:
-        network = load_feature(feature, device)
-    features = embed(_chunks(images, spec.batch_size), network, spec.dims, device or "cpu")
-    if path is not None:
-        _write_cache(path, features, digest, feature, data.name)
-    return features, info
-
-
 # ------------------------------------------------------------------------------- generator
 def generated_images(model: ZooModel, n: int, seed: int = 0) -> Iterable[torch.Tensor]:
     """``n`` images drawn from ``model`` as uint8 batches, quantised like a saved PNG.
 
     Batch ``i`` (of :data:`SAMPLE_BATCH` images) uses seed ``seed + i``, so the images
     depend on ``n`` and ``seed`` only. A conditional generator is asked for every class
-    in turn, as many of each (:func:`ganzoo.sampling.class_order_labels`).
+    in turn, as many of each (:func:`ganzoo.archs.sgan.conditional.class_order_labels`).
     """
-    from ganzoo.sampling import class_order_labels, sample_batches, to_uint8
+    from ganzoo.archs.sgan.conditional import class_order_labels
+    from ganzoo.io.images import to_uint8
+    from ganzoo.sampling import sample_batches
 
     labels = class_order_labels(model, n)
     for batch in sample_batches(model, n, SAMPLE_BATCH, seed=seed, labels=labels):
@@ -423,7 +241,7 @@ def generative_metrics(
         real_data: the real set, in the model's image shape.
         n: how many images to generate.
         metrics: ``"fid"``, ``"kid"``, or several (a list or a comma list).
-        feature: the feature network's name (:func:`ganzoo.features.list_features`).
+        feature: the feature network's name (:func:`ganzoo.metrics.features.list_features`).
         seed: seeds the generated images, the choice of ``real_n`` images and KID's subsets.
         real_n: how many real images (default all of them).
         split: the real set's split, recorded in the protocol.
@@ -435,7 +253,7 @@ def generative_metrics(
         kid_subset_size: KID's subset size (capped at the set sizes).
         log: called with a line before each slow step (progress).
         network: the feature network ``feature`` names, already built on ``device``
-            (default: :func:`~ganzoo.features.load_feature`), e.g. kept by a trainer
+            (default: :func:`~ganzoo.metrics.features.load_feature`), e.g. kept by a trainer
             between evaluations.
 
     Returns:
@@ -533,7 +351,7 @@ def fid_floor(
 
     A generator compared with ``n/2`` real images cannot expect to score much below
     this at that sample size. The halves are cut from the real features (so the
-    cache of :func:`real_features` serves here too) with ``seed``.
+    cache of :func:`~ganzoo.metrics.feature_cache.real_features` serves here too) with ``seed``.
 
     Args:
         data: the real set.
@@ -542,7 +360,8 @@ def fid_floor(
         n: how many images to split (default all).
         split: the set's split, recorded in the protocol.
         metrics: ``"fid"`` and/or ``"kid"``.
-        cache_dir: the feature cache (see :func:`real_features`).
+        cache_dir: the feature cache (see
+            :func:`~ganzoo.metrics.feature_cache.real_features`).
         use_cache: read and write that cache.
         device: where the feature network runs.
         kid_subsets: KID's number of subsets.

@@ -3,8 +3,9 @@
 FID and KID compare two sets of images through the features a fixed network
 gives them; the number only means something next to the name of that network.
 This module is the table of those networks (:func:`register_feature`,
-:func:`get_feature`, :func:`list_features`, :func:`load_feature`); the metrics
-themselves are in :mod:`ganzoo.fid`.
+:func:`get_feature`, :func:`list_features`, :func:`load_feature`) and runs one over
+batches of images (:func:`embed`); the metrics themselves are in
+:mod:`ganzoo.metrics.fid`.
 
 Every feature network follows one contract: it takes a ``uint8`` tensor
 ``(N, 3, H, W)`` (values 0..255, any size, on its device) and returns a float
@@ -20,10 +21,10 @@ Built in:
   Images are resized to 299x299 with its TF-compatible bilinear resampling
   (no antialiasing) and scaled as it does, so numbers compare with published ones.
 * ``mnist-classifier``: the 128-d penultimate layer of ganzoo's own MNIST classifier
-  (:class:`ganzoo.metric_networks.MNISTClassifierNet`, trained on all 60,000 MNIST
+  (:class:`ganzoo.metrics.networks.MNISTClassifierNet`, trained on all 60,000 MNIST
   training labels, shipped with the package, no download). Images are averaged to grey
   and resized to 28x28 as MNIST. Its logits also read generated digits
-  (:mod:`ganzoo.sample_quality`). An MNIST FID in this space compares only with other
+  (:mod:`ganzoo.metrics.sample_quality`). An MNIST FID in this space compares only with other
   numbers in this space, never with Inception FIDs.
 * ``pixels8``: the pixels of an 8x8 area-downsampled image (192-d). No weights, fast, for
   smoke tests and debugging only: its numbers compare with nothing published.
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +148,45 @@ def load_feature(name: str, device: str | torch.device | None = None) -> nn.Modu
     return network.eval().requires_grad_(False).to(device or "cpu")
 
 
+# ------------------------------------------------------------------------------- embedding
+def _as_rgb(images: torch.Tensor) -> torch.Tensor:
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise GanzooError(
+            f"images must be (N, 1 or 3, H, W) for FID/KID, got {tuple(images.shape)}"
+        )
+    return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+
+
+@torch.inference_mode()
+def embed(
+    batches: Iterable[torch.Tensor],
+    network: nn.Module,
+    dims: int,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """Features ``(N, dims)`` (float32, CPU) of uint8 image batches ``(n, C, H, W)``.
+
+    Grayscale images are repeated to three channels.
+
+    Raises:
+        GanzooError: if the network's output is not ``(n, dims)`` or not finite.
+
+    """
+    out = []
+    for batch in batches:
+        features = network(_as_rgb(batch).to(device))
+        if features.dim() != 2 or features.shape != (len(batch), dims):
+            raise GanzooError(
+                f"the feature network returned {tuple(features.shape)} for {len(batch)} "
+                f"images; it must return (N, {dims})"
+            )
+        out.append(features.float().cpu())
+    features = torch.cat(out) if out else torch.zeros(0, dims)
+    if not torch.isfinite(features).all():
+        raise GanzooError("the feature network returned NaN or inf; check its weights")
+    return features
+
+
 # ------------------------------------------------------------------------------- inception-tf
 def nv_bilinear(x: torch.Tensor, size: tuple[int, int] = (299, 299)) -> torch.Tensor:
     """Bilinear resize without antialiasing that matches TensorFlow's (and NVIDIA's FID code).
@@ -250,7 +290,7 @@ register_feature(
 
 
 def _mnist_classifier() -> nn.Module:
-    from ganzoo.metric_networks import load_mnist_classifier
+    from ganzoo.metrics.networks import load_mnist_classifier
 
     return load_mnist_classifier()
 

@@ -4,9 +4,9 @@
 training labels by ``scripts/train_mnist_metric.py``; ``mnist_classifier.json``
 beside it records the command, the seed, the test accuracy, the time and the
 torch version of that run. It is registered as the feature network
-``mnist-classifier`` (:mod:`ganzoo.features`): its 128-d penultimate layer is the
+``mnist-classifier`` (:mod:`ganzoo.metrics.features`): its 128-d penultimate layer is the
 feature space of an MNIST FID, and its logits read generated digits for the
-``confidence`` and ``balance`` metrics (:mod:`ganzoo.sample_quality`).
+``confidence`` and ``balance`` metrics (:mod:`ganzoo.metrics.sample_quality`).
 
 It is a *metric* network: fixed, independent of every model of the zoo (none of
 them was trained with it), so it can judge them all alike.
@@ -49,7 +49,7 @@ class MNISTClassifierNet(nn.Module):
     28 -> 14 -> 7 -> 3), a dense layer of 128 units with ReLU (the features), dropout
     and a dense layer of 10 logits; 241,770 parameters.
 
-    Its forward follows the feature-network contract of :mod:`ganzoo.features`:
+    Its forward follows the feature-network contract of :mod:`ganzoo.metrics.features`:
     uint8 images ``(N, 1 or 3, H, W)`` in 0..255 go in, float features ``(N, 128)``
     come out. Colour images are averaged to grey, other sizes are resized to 28x28
     (bilinear, antialiased), and pixels are standardised with MNIST's mean and std.

@@ -3,7 +3,7 @@
 A generator of MNIST digits can have a low FID and still draw few digits a reader
 would recognise, or draw mostly 7s and 9s. Two numbers read the samples with an
 independent classifier, ganzoo's shipped ``mnist-classifier``
-(:mod:`ganzoo.metric_networks`, trained on all 60,000 MNIST training labels):
+(:mod:`ganzoo.metrics.networks`, trained on all 60,000 MNIST training labels):
 
 * **confidence**: the share of samples whose largest softmax probability is at least
   a threshold (0.9 by default) — digits the classifier reads without doubt;
@@ -17,7 +17,7 @@ independent classifier, ganzoo's shipped ``mnist-classifier``
   drew, not what it was asked).
 
 FID in the same classifier's feature space (``--feature mnist-classifier``) comes
-from :func:`ganzoo.fid.generative_metrics`; its floor here is the same FID with the
+from :func:`ganzoo.metrics.fid.generative_metrics`; its floor here is the same FID with the
 generator replaced by real images of the other split (:func:`split_floor`): MNIST's
 test digits against the training set, the same count as the generated images.
 
@@ -37,12 +37,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ganzoo.errors import GanzooError
-from ganzoo.fid import METRICS as GENERATIVE_METRICS
-from ganzoo.fid import parse_metrics
+from ganzoo.metrics.fid import METRICS as GENERATIVE_METRICS
+from ganzoo.metrics.fid import parse_metrics
 
 if TYPE_CHECKING:
     from ganzoo.data import ImageDataset
-    from ganzoo.metric_networks import MNISTClassifierNet
+    from ganzoo.metrics.networks import MNISTClassifierNet
     from ganzoo.models.base import ZooModel
 
 #: The metrics that read samples with the MNIST classifier.
@@ -191,7 +191,7 @@ def check_conditional_generator(model: ZooModel, name: str | None = None) -> Non
 
     """
     if not model.conditional:
-        from ganzoo.models.base import conditional_generators
+        from ganzoo.archs.sgan.conditional import conditional_generators
 
         raise GanzooError(
             f"agreement compares the samples with the classes they were drawn for; "
@@ -213,7 +213,7 @@ def read_samples(
 ) -> dict[str, Any]:
     """Draw ``n`` images from ``model`` and read them with the MNIST classifier.
 
-    The images are those :func:`ganzoo.fid.generative_metrics` embeds for the same
+    The images are those :func:`ganzoo.metrics.fid.generative_metrics` embeds for the same
     ``n`` and ``seed`` (quantised to uint8 like a saved PNG), so FID, confidence and
     balance describe one set of samples.
 
@@ -234,9 +234,9 @@ def read_samples(
         GanzooError: for a model that draws other images, a bad threshold or ``n < 1``.
 
     """
-    from ganzoo.features import load_feature
-    from ganzoo.fid import SAMPLE_BATCH, generated_images
-    from ganzoo.sampling import class_order_labels
+    from ganzoo.archs.sgan.conditional import class_order_labels
+    from ganzoo.metrics.features import load_feature
+    from ganzoo.metrics.fid import SAMPLE_BATCH, generated_images
 
     check_digit_generator(model)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -275,7 +275,7 @@ def read_samples(
 
 
 def _classifier_accuracy() -> float | None:
-    from ganzoo.metric_networks import mnist_classifier_record
+    from ganzoo.metrics.networks import mnist_classifier_record
 
     try:
         value = mnist_classifier_record().get("test", {}).get("accuracy")
@@ -304,7 +304,7 @@ def split_floor(
     With MNIST: ``n`` test digits (chosen with ``seed``; all 10,000 by default) against
     the training set, in ``feature``'s space — what a generator that drew real unseen
     digits would score under the same protocol. Both sets' features are cached
-    (:func:`ganzoo.fid.real_features`), so the second call costs a second.
+    (:func:`ganzoo.metrics.feature_cache.real_features`), so the second call costs a second.
 
     Args:
         reference: the set the generator is compared with (e.g. MNIST train).
@@ -313,7 +313,7 @@ def split_floor(
         feature: the feature network.
         seed: seeds the choice of images.
         reference_n: how many reference images (default all), as ``real_n`` of
-            :func:`ganzoo.fid.generative_metrics`.
+            :func:`ganzoo.metrics.fid.generative_metrics`.
         reference_split: the reference set's split, for the protocol.
         other_split: the other set's split, for the protocol.
         cache_dir: the feature cache.
@@ -325,7 +325,8 @@ def split_floor(
         ``{"fid": float, "protocol": {"real": ..., "other": ..., "feature": ...}}``.
 
     """
-    from ganzoo.fid import _real_protocol, frechet_distance, real_features
+    from ganzoo.metrics.feature_cache import real_features
+    from ganzoo.metrics.fid import _real_protocol, frechet_distance
 
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 2):
         raise GanzooError(f"the floor needs at least 2 images, got n={n}")
@@ -395,8 +396,8 @@ def sample_metrics(
         >>> sample_metrics(model, data, 2000, feature="mnist-classifier")  # doctest: +SKIP
 
     """
-    from ganzoo.features import load_feature
-    from ganzoo.fid import generative_metrics
+    from ganzoo.metrics.features import load_feature
+    from ganzoo.metrics.fid import generative_metrics
 
     generative, reading = parse_eval_metrics(metrics)
     if generative and real_data is None:

@@ -2,8 +2,8 @@
 
 ``ganzoo eval`` measures a model in one of two ways. Without ``--metric`` it
 measures accuracy and/or reconstruction error on a data set
-(:func:`ganzoo.metrics.evaluate_model`); with ``--metric`` it measures generated
-images (:func:`ganzoo.sample_quality.sample_metrics`): FID/KID against a real set,
+(:func:`ganzoo.metrics.evaluate.evaluate_model`); with ``--metric`` it measures generated
+images (:func:`ganzoo.metrics.sample_quality.sample_metrics`): FID/KID against a real set,
 and the MNIST classifier's readings (confidence, balance, agreement). The options of
 the second way (``-n``, ``--feature``, ``--seed``...) mean nothing in the first, and
 some metrics rule out others' options; this module holds that policy, so the command
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ganzoo.errors import GanzooError
-from ganzoo.sample_quality import (
+from ganzoo.metrics.sample_quality import (
     CLASSIFIER,
     DEFAULT_THRESHOLD,
     check_conditional_generator,
@@ -180,7 +180,7 @@ def plan_eval(
 
     Args:
         metrics: ``--metric``: names from
-            :data:`~ganzoo.sample_quality.EVAL_METRICS` (a comma list or several).
+            :data:`~ganzoo.metrics.sample_quality.EVAL_METRICS` (a comma list or several).
         dataset: ``--dataset`` (``None``: the model's own).
         split: ``--split`` (default ``test``; ``train`` with metrics).
         n: ``-n``, how many images to generate (default :data:`DEFAULT_N`).
