@@ -1,9 +1,24 @@
+import os
+
 import numpy as np
 import pytest
 
 import tiny  # noqa: F401  (registers the "tiny" architecture and trainer)
 from fake_hub import fake_hub  # noqa: F401  (the fixture)
 from ganzoo.data import ImageDataset
+
+
+def pytest_configure(config):
+    """Under ``pytest -n N`` (pytest-xdist), give each worker its share of the CPU cores.
+
+    Without this, every worker and every interpreter it starts uses all the cores, and N
+    workers fight over them. ``OMP_NUM_THREADS``, when set, is left as it is.
+    """
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers and "OMP_NUM_THREADS" not in os.environ:
+        share = max(1, (os.cpu_count() or 1) // int(workers))
+        os.environ["OMP_NUM_THREADS"] = str(share)  # for the interpreters tests start
+        __import__("torch").set_num_threads(share)
 
 
 @pytest.fixture

@@ -157,3 +157,12 @@ def test_home_page_gallery_shows_every_bundled_grid_with_its_name():
         assert f"<br>`{name}`" in text
     rows = [line for line in text.splitlines() if line.startswith("| !")]
     assert len(rows) == -(-len(with_grids) // 3)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_asking_for_an_absent_device_is_one_line_naming_the_fix():
+    with pytest.raises(ganzoo.GanzooError) as info:
+        ganzoo.from_pretrained("cnn-mnist-100", device="cuda")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("CUDA is not available") and "device='cpu'" in message

@@ -6,6 +6,9 @@ import torch
 
 from ganzoo.errors import GanzooError
 
+#: The fix an absent device's error names, for the command line and for Python.
+_USE_CPU = "use --device cpu (device='cpu' in Python), or leave the device out"
+
 
 def select_device(name: str | torch.device | None = None) -> torch.device:
     """Return the device to run on.
@@ -30,13 +33,13 @@ def select_device(name: str | torch.device | None = None) -> torch.device:
         raise GanzooError(f"unknown device '{name}'; use cpu, cuda, cuda:N, mps or auto") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise GanzooError("CUDA is not available on this machine; use --device cpu")
+            raise GanzooError(f"CUDA is not available on this machine; {_USE_CPU}")
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise GanzooError(
                 f"there is no {device}: this machine has {torch.cuda.device_count()} CUDA device(s)"
             )
     elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise GanzooError("Apple MPS is not available on this machine; use --device cpu")
+        raise GanzooError(f"Apple MPS is not available on this machine; {_USE_CPU}")
     elif device.type not in ("cpu", "cuda", "mps"):
         raise GanzooError(f"unsupported device '{name}'; use cpu, cuda, cuda:N, mps or auto")
     return device

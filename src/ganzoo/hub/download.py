@@ -335,7 +335,7 @@ def from_pretrained(
 
     Raises:
         GanzooError: one line for every refusal (unknown name, bad repo id, unreachable
-            Hub, bad config or weights).
+            Hub, bad config or weights, a device this machine does not have).
 
     Example:
         >>> import ganzoo
@@ -343,6 +343,10 @@ def from_pretrained(
         >>> images = model.sample(64, seed=0)  # doctest: +SKIP
 
     """
+    if device is not None:  # an absent device is refused before anything is downloaded
+        from ganzoo.devices import select_device
+
+        device = select_device(device)
     folder = resolve(
         name_or_path,
         revision=revision,

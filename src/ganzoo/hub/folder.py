@@ -112,9 +112,14 @@ def load_folder(
     ``device`` (default CPU).
 
     Raises:
-        GanzooError: naming what is wrong with the folder.
+        GanzooError: naming what is wrong with the folder, or a device this machine
+            does not have.
 
     """
+    if device is not None:  # an absent device is one line, before anything is read
+        from ganzoo.devices import select_device
+
+        device = select_device(device)
     folder = Path(folder)
     source = source or str(folder)
     hub_config = read_hub_config(folder)

@@ -2,17 +2,25 @@
 
 :class:`TrainConfig` is the loop's configuration (each architecture's trainer extends
 it); :class:`TrainResult` is what :meth:`ganzoo.train.base.Trainer.fit` returns;
-:func:`check_at_least` and :func:`check_positive` are the one-line checks every config's
-``validate`` uses. Nothing here imports torch.
+its ``validate`` uses the range vocabulary of :mod:`ganzoo.config`;
+:func:`fast_dev_run_steps` reads the quick-run setting ``GANZOO_FAST_DEV_RUN``. Nothing
+here imports torch.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ganzoo.config import check_at_least, check_choice, check_positive, check_range
+from ganzoo.errors import GanzooError
+
+#: The environment variable that caps every training run (see :func:`fast_dev_run_steps`).
+FAST_DEV_RUN = "GANZOO_FAST_DEV_RUN"
+_fast_dev_run_noticed = False
 
 
 @dataclass
@@ -68,11 +76,17 @@ class TrainConfig:
     def validate(self) -> None:
         """Check the values a user can get wrong (NaN and infinities included).
 
+        With ``GANZOO_FAST_DEV_RUN=N`` set (see :func:`fast_dev_run_steps`), ``steps`` is
+        then lowered to at most ``N``: a quick run of every line of a training script.
+
         Raises:
             GanzooError: naming the field and its allowed values.
 
         """
         check_at_least(self, "steps", 1)
+        cap = fast_dev_run_steps()
+        if cap is not None:
+            self.steps = min(self.steps, cap)
         check_at_least(self, "batch_size", 1)
         check_positive(self, "lr")
         for name in ("beta1", "beta2"):
@@ -85,6 +99,40 @@ class TrainConfig:
         check_at_least(self, "log_every", 1)
         for name in ("sample_every", "eval_every", "checkpoint_every"):
             check_at_least(self, name, 0)
+
+
+def fast_dev_run_steps() -> int | None:
+    """The step cap that ``GANZOO_FAST_DEV_RUN`` asks for; ``None`` when it is off.
+
+    ``GANZOO_FAST_DEV_RUN=N`` (a whole number, like Lightning's ``fast_dev_run``) caps every
+    training run at ``N`` steps: :meth:`TrainConfig.validate` lowers ``steps`` to at most
+    ``N``, and a config whose ``epochs`` set its steps is capped once those are known. Every
+    line of a script or command still runs (data, evaluation at the end, checkpoints,
+    export), in seconds; use it to check a training script or the docs, never for a model
+    you keep. Unset, empty or ``0``: off. The first time a process reads it on, one line on
+    stderr says so.
+
+    Raises:
+        GanzooError: for a value that is not a whole number >= 0.
+
+    """
+    global _fast_dev_run_noticed
+    text = os.environ.get(FAST_DEV_RUN, "").strip()
+    if not text.isdigit():
+        if not text:
+            return None
+        raise GanzooError(f"{FAST_DEV_RUN} must be a whole number of steps (0: off), got '{text}'")
+    cap = int(text)
+    if cap == 0:
+        return None
+    if not _fast_dev_run_noticed:
+        _fast_dev_run_noticed = True
+        print(
+            f"{FAST_DEV_RUN}={cap}: every training run stops after at most {cap} step(s); "
+            "unset it for real training",
+            file=sys.stderr,
+        )
+    return cap
 
 
 @dataclass
