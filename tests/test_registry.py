@@ -111,3 +111,17 @@ def test_nothing_outside_the_registry_touches_its_private_tables():
         and re.search(r"\b_(MODELS|TRAINERS)\b", path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_no_module_of_the_package_is_over_500_lines():
+    from pathlib import Path
+
+    import ganzoo
+
+    root = Path(ganzoo.__file__).parent
+    long = {
+        str(p.relative_to(root)): n
+        for p in root.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500
+    }
+    assert long == {}, f"split these modules by job: {long}"

@@ -48,7 +48,8 @@ from ganzoo.train.callbacks import (
 )
 from ganzoo.train.config import TrainConfig, TrainResult
 from ganzoo.train.ema import EMA
-from ganzoo.train.optim import make_optimizer
+from ganzoo.train.optim import linear_decay, make_optimizer
+from ganzoo.train.progress import progress_bar
 from ganzoo.train.run_folder import RunFolder, dataset_fingerprint
 from ganzoo.train.signals import StopSignals, TrainingInterrupted
 from ganzoo.train.state import TrainingState
@@ -170,19 +171,7 @@ class Trainer:
         Default: none, or with ``lr_decay_start < 1`` a linear decay to zero of every
         optimiser over the last part of the run (Salimans et al.'s schedule).
         """
-        start = self.config.lr_decay_start
-        if start >= 1.0:
-            return {}
-        total = self.config.steps
-        first = int(start * total)
-
-        def factor(step: int) -> float:
-            return 1.0 if step < first else max(0.0, (total - step) / max(1, total - first))
-
-        return {
-            name: torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-            for name, optimizer in self.optimizers.items()
-        }
+        return linear_decay(self.optimizers, self.config.steps, self.config.lr_decay_start)
 
     def next_batch(self) -> Any:
         """Draw the next training batch (default: images and labels from ``data``)."""
@@ -290,7 +279,8 @@ class Trainer:
         in legs: the model's weights (and the EMA of its generator, where kept) come
         from ``source``, which must hold the same architecture with tensors of the same
         shapes; the run's model card and summary record the lineage. Call it before
-        :meth:`fit`; a resumed run gets all this back from its checkpoint instead.
+        :meth:`fit` (``trainer.init_from("dcgan-art64"); trainer.fit()``); a resumed run
+        gets all this back from its checkpoint instead.
 
         Args:
             source: a pretrained name, a Hub repo id, an exported folder or a run folder.
@@ -298,13 +288,6 @@ class Trainer:
         Raises:
             GanzooError: one line, for another architecture or preset (naming both), an
                 unknown source, or a trainer that has already trained.
-
-        Example:
-            ```python
-            trainer = ganzoo.get_trainer("dcgan")(model, data, config)
-            trainer.init_from("dcgan-art64")
-            trainer.fit()
-            ```
 
         """
         from ganzoo.train.init_from import start_trainer
@@ -426,21 +409,6 @@ class Trainer:
         return export.export_trainer(self, folder, metrics)
 
     # ----------------------------------------------------------------- the loop
-    def _progress(self):  # noqa: ANN202 - rich types are imported lazily
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        return Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[info]}"),
-            console=Console(stderr=True),
-            disable=self.config.quiet or not self.is_main,
-            transient=False,
-        )
-
     def _out_of_time(self, start: float) -> bool:
         limit = self.config.max_seconds
         return limit is not None and time.perf_counter() - start >= limit
@@ -498,7 +466,7 @@ class Trainer:
         cfg = self.config
         self.model.train()
         self._emit("on_fit_start")
-        with self._progress() as progress:
+        with progress_bar(disable=self.config.quiet or not self.is_main) as progress:
             task = progress.add_task(
                 type(self).__name__, total=cfg.steps, completed=self.step, info=""
             )

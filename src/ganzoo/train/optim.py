@@ -52,3 +52,24 @@ def make_optimizer(
     """
     check_optimizer_name(name, "optimizer")
     return OPTIMIZERS[name](params, lr, betas, device.type == "cuda")
+
+
+def linear_decay(
+    optimizers: dict[str, torch.optim.Optimizer], steps: int, start: float
+) -> dict[str, torch.optim.lr_scheduler.LambdaLR]:
+    """Salimans et al.'s schedule: each rate constant, then linearly to zero from ``start``.
+
+    ``start`` is the fraction of ``steps`` after which the decay begins; ``>= 1``: no
+    schedulers (an empty dict).
+    """
+    if start >= 1.0:
+        return {}
+    first = int(start * steps)
+
+    def factor(step: int) -> float:
+        return 1.0 if step < first else max(0.0, (steps - step) / max(1, steps - first))
+
+    return {
+        name: torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        for name, optimizer in optimizers.items()
+    }
