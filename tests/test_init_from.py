@@ -7,27 +7,14 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from typer.testing import CliRunner
 
 import ganzoo
+from cli_checks import invoke, one_line_error
 from ganzoo import GanzooError, create_model
-from ganzoo.cli import app
 from ganzoo.data import ImageDataset
 from ganzoo.hub import ONLINE_WEIGHTS_NAME
 from ganzoo.lineage import check_lineage, table_rows
 from tiny import TinyTrainConfig, TinyTrainer
-
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def one_line_error(result, *fragments):
-    assert result.exit_code == 1, result.output
-    lines = [x for x in result.output.strip().splitlines() if x.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def tiny_args(npz, out, *extra):

@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from typer.testing import CliRunner
 
+from cli_checks import invoke, one_line_error
 from ganzoo import GanzooError, create_model
-from ganzoo.cli import app
 from ganzoo.train.base import TrainingInterrupted
 from ganzoo.train.callbacks import Callback
 from ganzoo.train.launch import train as launch_train
@@ -23,19 +22,6 @@ from ganzoo.train.run_folder import read_metrics
 from tiny import TinyTrainConfig, TinyTrainer, tiny_images
 
 TESTS = str(Path(__file__).parent)
-
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def one_line_error(result, *fragments):
-    assert result.exit_code == 1, result.output
-    lines = [x for x in result.output.strip().splitlines() if x.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def weights(run):

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ganzoo.archs.sgan.labeled import LabeledConfig, LabeledData
+from ganzoo.archs.sgan.labeled import LabeledConfig, attach_labeled
 from ganzoo.losses import classification_loss
 from ganzoo.registry import register_trainer
 from ganzoo.train.base import Trainer
@@ -39,12 +39,7 @@ class ClassifierTrainer(Trainer):
 
     def setup(self) -> None:
         """Only the labeled subset on the device (the full training set is not copied)."""
-        #: The labeled subset, its batches and the test accuracy.
-        self.labeled = LabeledData(self, self.config)
-        #: The labeled images and their labels (``labeled.data``).
-        self.labeled_data = self.labeled.data
-        #: Confusion matrix of the latest evaluation (``None`` before the first).
-        self.last_confusion: torch.Tensor | None = None
+        attach_labeled(self, self.config)
 
     def data_fingerprint(self) -> dict[str, Any]:
         """The data set's fingerprint plus a hash of the labeled subset's indices."""

@@ -115,3 +115,17 @@ class LabeledData:
         """
         confusion = confusion_matrix(model, eval_data)
         return {"test_accuracy": confusion.trace().item() / len(eval_data)}, confusion
+
+
+def attach_labeled(trainer: Any, config: LabeledConfig) -> LabeledData:
+    """Give ``trainer`` its labeled-data component (the SGAN's, the CNN's, the VAE-GAN's).
+
+    Sets ``trainer.labeled`` (the labeled subset, its batches and the test accuracy),
+    ``trainer.labeled_data`` (the labeled images and their labels, ``labeled.data``) and
+    ``trainer.last_confusion`` (the confusion matrix of the latest evaluation, ``None``
+    before the first), and returns the component.
+    """
+    trainer.labeled = LabeledData(trainer, config)
+    trainer.labeled_data = trainer.labeled.data
+    trainer.last_confusion = None
+    return trainer.labeled

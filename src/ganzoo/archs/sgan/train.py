@@ -16,7 +16,7 @@ from ganzoo.archs.sgan.augment import (
     random_translate,
 )
 from ganzoo.archs.sgan.conditional import class_order_labels
-from ganzoo.archs.sgan.labeled import LabeledConfig, LabeledData
+from ganzoo.archs.sgan.labeled import LabeledConfig, attach_labeled
 from ganzoo.config import check_at_least, check_choice, check_positive, check_range
 from ganzoo.errors import GanzooError
 from ganzoo.nn.init import data_dependent_init_
@@ -245,12 +245,7 @@ class SGANTrainer(GANTrainer):
         """
         cfg = self.config
         self._check_conditional()
-        #: The labeled subset, its batches and the test accuracy.
-        self.labeled = LabeledData(self, cfg)
-        #: The labeled images and their labels (``labeled.data``).
-        self.labeled_data = self.labeled.data
-        #: Confusion matrix of the latest evaluation (``None`` before the first).
-        self.last_confusion: torch.Tensor | None = None
+        attach_labeled(self, cfg)
         self.augment_rng = self.labeled.augment_rng
         self.batches = self.make_batcher(self.data, self.unlabeled_batch_size(), "unlabeled")
         self.setup_objective()

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from ganzoo import losses
-from ganzoo.archs.sgan.labeled import LabeledConfig, LabeledData
+from ganzoo.archs.sgan.labeled import LabeledConfig, attach_labeled
 from ganzoo.config import check_at_least, check_positive
 from ganzoo.errors import GanzooError
 from ganzoo.registry import register_trainer
@@ -95,12 +95,7 @@ class VAEGANTrainer(Trainer):
 
     def setup(self) -> None:
         """The labeled subset and the unlabeled images (half batches) on the device."""
-        #: The labeled subset, its batches and the test accuracy.
-        self.labeled = LabeledData(self, self.config)
-        #: The labeled images and their labels (``labeled.data``).
-        self.labeled_data = self.labeled.data
-        #: Confusion matrix of the latest evaluation (``None`` before the first).
-        self.last_confusion: torch.Tensor | None = None
+        attach_labeled(self, self.config)
         self.batches = self.make_batcher(self.data, self.config.batch_size // 2, "unlabeled")
 
     def data_fingerprint(self) -> dict[str, Any]:
