@@ -125,3 +125,33 @@ def test_no_module_of_the_package_is_over_500_lines():
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500
     }
     assert long == {}, f"split these modules by job: {long}"
+
+
+def test_the_package_has_no_import_circle():
+    """Module-level imports between ganzoo's modules form no circle (lazy imports aside)."""
+    import ast
+    import graphlib
+    from pathlib import Path
+
+    import ganzoo
+
+    root = Path(ganzoo.__file__).parent
+    modules = {}
+    for path in root.rglob("*.py"):
+        name = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+        modules[name.removesuffix(".__init__")] = path
+    graph = {}
+    for name, path in modules.items():
+        deps = set()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ganzoo"):
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    deps.add(full if full in modules else node.module)
+        graph[name] = {
+            d
+            for d in deps
+            if d in modules and d != name and not d.startswith(name + ".")
+            and not name.startswith(d + ".")
+        }  # fmt: skip
+    list(graphlib.TopologicalSorter(graph).static_order())  # raises CycleError on a circle
