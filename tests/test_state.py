@@ -1,4 +1,4 @@
-"""The trainer's resumable state (trainers/state.py) and the shape of the split trainers package."""
+"""The trainer's resumable state (train/state.py) and the shape of the train package."""
 
 import ast
 from pathlib import Path
