@@ -30,11 +30,18 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 import ganzoo
 from ganzoo.catalog import CATALOG_FILE, PRETRAINED_DIR
 from ganzoo.data import ImageDataset, iterate_batches, load_dataset
-from ganzoo.hub import export_pretrained, load_folder, write_checkpoint
+from ganzoo.hub import (
+    ONLINE_WEIGHTS_NAME,
+    export_pretrained,
+    load_folder,
+    save_weights,
+    write_checkpoint,
+)
 from ganzoo.io.images import save_grid
 from ganzoo.io.pictures import save_reconstructions
 from ganzoo.metrics.evaluate import evaluate_model
@@ -136,6 +143,12 @@ def main() -> None:
             f"step {best['step']} of {summary['steps']} by {best['metric']} "
             f"{best['value']:.4g} (the trainer's keep_best)"
         )
+    if model.lineage:  # the last leg's numbers are the ones measured here, on what ships
+        last = model.lineage[-1]
+        model.lineage[-1] = {**last, "metrics": {**(last.get("metrics") or {}), **metrics}}
+    online = args.run / ONLINE_WEIGHTS_NAME  # what a next leg trains on (--init-from)
+    if online.is_file():
+        save_weights(load_file(str(online)), folder / ONLINE_WEIGHTS_NAME, dtype=torch.float16)
     export_pretrained(
         model,
         folder,
