@@ -44,6 +44,7 @@ from ganzoo.hub import (
 )
 from ganzoo.io.images import save_grid
 from ganzoo.io.pictures import save_reconstructions
+from ganzoo.lineage import make_leg
 from ganzoo.metrics.evaluate import evaluate_model
 from ganzoo.metrics.fid import generative_metrics
 from ganzoo.metrics.sample_quality import CLASSIFIER, sample_metrics
@@ -143,12 +144,23 @@ def main() -> None:
             f"step {best['step']} of {summary['steps']} by {best['metric']} "
             f"{best['value']:.4g} (the trainer's keep_best)"
         )
-    if model.lineage:  # the last leg's numbers are the ones measured here, on what ships
-        last = model.lineage[-1]
-        model.lineage[-1] = {**last, "metrics": {**(last.get("metrics") or {}), **metrics}}
-    online = args.run / ONLINE_WEIGHTS_NAME  # what a next leg trains on (--init-from)
-    if online.is_file():
-        save_weights(load_file(str(online)), folder / ONLINE_WEIGHTS_NAME, dtype=torch.float16)
+    if not model.lineage:  # a run of an older ganzoo: its one leg, from its summary
+        model.lineage = [
+            make_leg(
+                init_from=None,
+                command=summary["command"],
+                steps=int(summary["steps"]) if str(summary["steps"]).isdigit() else 0,
+                seconds=float(summary["seconds"]),
+                device=args.device_name or summary["device"],
+                metrics={},
+                version=ganzoo.__version__,
+            )
+        ]
+    last = model.lineage[-1]  # its numbers are the ones measured here, on what ships
+    model.lineage[-1] = {**last, "metrics": {**(last.get("metrics") or {}), **metrics}}
+    online = online_weights(args.run)  # what a next leg trains on (--init-from)
+    if online is not None:
+        save_weights(online, folder / ONLINE_WEIGHTS_NAME, dtype=torch.float16)
     export_pretrained(
         model,
         folder,
@@ -175,6 +187,20 @@ def main() -> None:
     CATALOG_FILE.write_text(json.dumps(catalog, indent=2) + "\n")
     size = sum(p.stat().st_size for p in folder.iterdir())
     print(json.dumps({"name": args.name, "folder": str(folder), "bytes": size, **metrics}))
+
+
+def online_weights(run: Path) -> dict[str, torch.Tensor] | None:
+    """The run's non-averaged generator: its export's file, or (older runs) its checkpoint's.
+
+    ``None`` for a run without an EMA (its exported generator is the trained one).
+    """
+    if (run / ONLINE_WEIGHTS_NAME).is_file():
+        return load_file(str(run / ONLINE_WEIGHTS_NAME))
+    checkpoint = run / "checkpoint"
+    if not (checkpoint / "ema.safetensors").is_file():
+        return None
+    weights = load_file(str(checkpoint / "model.safetensors"))  # the EMA follows the generator
+    return {k: v for k, v in weights.items() if k.startswith("generator.")} or None
 
 
 def merge_stages(earlier: dict, later: dict) -> dict:
