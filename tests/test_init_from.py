@@ -180,3 +180,23 @@ def test_init_from_in_python_trains_on_other_data(first_leg):
     trainer.init_from(str(first_leg))
     result = trainer.fit()
     assert result.steps == 2 and Path(first_leg).is_dir()
+
+
+@pytest.mark.parametrize("with_online", [True, False])
+def test_init_from_a_hub_repo_fetches_the_online_weights_when_it_has_them(
+    with_online, first_leg, tiny_data, fake_hub
+):
+    if not with_online:
+        (first_leg / ONLINE_WEIGHTS_NAME).unlink()
+    fake_hub.add_repo("org/leg1", first_leg)
+    trainer = TinyTrainer(create_model("tiny"), tiny_data, TinyTrainConfig(ema_decay=0.9))
+    trainer.init_from("org/leg1")
+    expected = load_file(
+        str(first_leg / "checkpoint" / "model.safetensors")
+        if with_online
+        else str(first_leg / "model.safetensors")
+    )
+    for key, value in trainer.model.state_dict().items():
+        assert torch.equal(value, expected[key]), key
+    fetched = [p for m, p in fake_hub.requests if m == "GET" and ONLINE_WEIGHTS_NAME in p]
+    assert bool(fetched) == with_online

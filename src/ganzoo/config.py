@@ -244,6 +244,16 @@ def check_positive(config: Any, name: str) -> None:
         raise GanzooError(f"{name} must be a positive finite number, got {value}")
 
 
+#: The largest seed torch takes (``torch.manual_seed`` wants a 64-bit value).
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: int | None) -> None:
+    """Raise a one-line :class:`GanzooError` unless ``seed`` is ``None`` or in ``[0, MAX_SEED]``."""
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise GanzooError(f"--seed must be between 0 and 2**63-1, got {seed}")
+
+
 def check_choice(config: Any, name: str, choices: Iterable[Any]) -> None:
     """Raise a one-line :class:`GanzooError` unless ``config.<name>`` is one of ``choices``."""
     value, allowed = getattr(config, name), list(choices)

@@ -70,8 +70,7 @@ def check_lineage(raw: Any, source: str) -> list[dict[str, Any]]:
                     raise GanzooError(f"{where} entry {i}: metrics must be a small object")
                 clean[key] = {
                     str(name)[:100]: _plain(value, f"{where} entry {i} metric {name!r}")
-                    for name, value in metrics.items()
-                    if isinstance(value, (int, float)) and not isinstance(value, bool)
+                    for name, value in _numbers(metrics).items()
                 }
             else:
                 clean[key] = _plain(leg[key], f"{where} entry {i} field '{key}'")
@@ -96,12 +95,15 @@ def make_leg(
         "steps": int(steps),
         "seconds": round(float(seconds), 1),
         "device": device,
-        "metrics": {
-            k: v
-            for k, v in (metrics or {}).items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
-        },
+        "metrics": _numbers(metrics or {}),
         "ganzoo_version": version,
+    }
+
+
+def _numbers(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``metrics`` that are numbers (not booleans, lists or text)."""
+    return {
+        k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
     }
 
 
@@ -116,7 +118,7 @@ def total_steps(lineage: Sequence[Mapping[str, Any]]) -> int:
 
 
 def table_rows(lineage: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """The model card's lineage table: leg, started from, steps, cumulative steps, time, metrics."""
+    """The model card's lineage table: leg, start, steps and time (each also cumulative)."""
     rows, cumulative, seconds = [], 0, 0.0
     for i, leg in enumerate(lineage, 1):
         steps = int(leg.get("steps") or 0)
@@ -129,7 +131,7 @@ def table_rows(lineage: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
                 "init_from": _cell(leg.get("init_from") or "scratch"),
                 "steps": f"{steps:,}",
                 "total_steps": f"{cumulative:,}",
-                "hours": f"{seconds / 3600:.2f}",
+                "total_hours": f"{seconds / 3600:.2f}",
                 "device": _cell(leg.get("device") or ""),
                 "metrics": _cell(", ".join(f"{k} {_short(v)}" for k, v in metrics.items())),
                 "command": _cell(leg.get("command") or ""),

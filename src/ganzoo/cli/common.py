@@ -114,14 +114,6 @@ def _check_positive(name: str, value: int | None) -> None:
         raise GanzooError(f"{name} must be at least 1, got {value}")
 
 
-_MAX_SEED = 2**63 - 1
-
-
-def _check_seed(seed: int | None) -> None:
-    if seed is not None and not 0 <= seed <= _MAX_SEED:
-        raise GanzooError(f"--seed must be between 0 and 2**63-1, got {seed}")
-
-
 def _check_writable(out: Path) -> None:
     import os
 

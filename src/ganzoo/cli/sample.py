@@ -13,12 +13,12 @@ from ganzoo.cli.common import (
     Quiet,
     Revision,
     _check_positive,
-    _check_seed,
     _check_writable,
     _load,
     _MemoryGuard,
     friendly,
 )
+from ganzoo.config import check_seed
 from ganzoo.errors import GanzooError
 
 
@@ -54,7 +54,7 @@ def sample(
     """Draw images from a generative model and save them."""
     _check_positive("-n", n)
     _check_positive("--batch-size", batch_size)
-    _check_seed(seed)
+    check_seed(seed)
     classes = _parse_labels(label)
     from ganzoo.io.images import check_output, save_samples
     from ganzoo.sampling import MAX_BATCH_SIZE, label_blocks, sample_batches

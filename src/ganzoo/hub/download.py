@@ -241,11 +241,14 @@ def _hub_download(
     folder = Path(paths[CONFIG_NAME]).parent
     if Path(paths[WEIGHTS_NAME]).parent != folder:  # pragma: no cover - hub layout invariant
         raise GanzooError(f"downloaded files of '{repo_id}' are not in one snapshot folder")
-    for name in extra_files:
+    for name in extra_files:  # optional: a repo, cache or network without one is no error
         try:
             download(name, offline)
-        except Exception:  # noqa: BLE001 - optional: the repo, cache or network lacks it
+        except (EntryNotFoundError, LocalEntryNotFoundError):
             continue
+        except Exception as exc:
+            if network_error(exc, where) is None:
+                raise
     return folder
 
 

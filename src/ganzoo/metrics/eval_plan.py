@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ganzoo.config import MAX_SEED, check_seed
 from ganzoo.errors import GanzooError
 from ganzoo.metrics.sample_quality import (
     CLASSIFIER,
@@ -55,7 +56,6 @@ DEFAULT_N = 5000
 #: The feature network of FID/KID when ``--feature`` is not given.
 DEFAULT_FEATURE = "inception-tf"
 #: The largest seed (``torch.Generator.manual_seed`` takes a signed 64-bit integer).
-MAX_SEED = 2**63 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,8 +222,7 @@ def plan_eval(
             )
         return EvalPlan(split=split or "test", dataset=dataset)
     fid_kid, reading = parse_eval_metrics(metrics)
-    if seed is not None and not 0 <= seed <= MAX_SEED:
-        raise GanzooError(f"--seed must be between 0 and 2**63-1, got {seed}")
+    check_seed(seed)
     if feature is not None and not fid_kid:
         raise GanzooError(
             "--feature chooses the network of fid and kid; confidence and balance "

@@ -51,7 +51,7 @@ def export_trainer(
     model = trainer.model
     earlier = list(getattr(model, "lineage", []) or [])
     leg = make_leg(
-        init_from=getattr(trainer, "init_source", None),
+        init_from=trainer.init_source,
         command=trainer.command,
         steps=trainer.step,
         seconds=trainer.train_seconds(),
@@ -99,7 +99,7 @@ def lineage_summary(trainer: TrainerLike, result: TrainResult) -> dict[str, Any]
     from ganzoo.lineage import total_steps
 
     earlier = list(getattr(trainer.model, "lineage", []) or [])
-    if not earlier and getattr(trainer, "init_source", None) is None:
+    if not earlier and trainer.init_source is None:
         return {}
     return {
         "init_from": trainer.init_source,

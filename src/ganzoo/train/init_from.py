@@ -160,17 +160,15 @@ def start_trainer(trainer: TrainerLike, source: str | Path, loaded: Any = None) 
     text = str(source)
     model = trainer.model
     check_fits(source_model, model, text)
-    state = {k: v.to(trainer.device) for k, v in source_model.state_dict().items()}
     target = trainer.ema_module() if trainer.ema is not None else None
-    online = None
-    if target is not None:
-        online = read_online_weights(folder, model, module_prefix(model, target), text)
     with torch.no_grad():
-        model.load_state_dict(state, strict=True)
-        if trainer.ema is not None:  # the exported generator is the average
+        model.load_state_dict(source_model.state_dict(), strict=True)
+        if target is not None:  # the exported generator is the average
             trainer.ema.module.load_state_dict(target.state_dict(), strict=True)
-        if online is not None:
-            model.load_state_dict({**state, **online}, strict=True)
+            prefix = module_prefix(model, target)
+            online = read_online_weights(folder, model, prefix, text)
+            if online is not None:  # checked: exactly the followed network's tensors
+                target.load_state_dict({k[len(prefix) :]: v for k, v in online.items()})
     lineage = list(getattr(source_model, "lineage", []) or [])
     if trainer.ema is not None:
         from ganzoo.lineage import total_steps

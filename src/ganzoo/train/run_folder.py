@@ -387,17 +387,20 @@ class RunFolder:
                 f"no checkpoint to resume from in {self.checkpoint_dir}; start without --resume"
             )
         from ganzoo.hub import read_hub_config
+        from ganzoo.lineage import LINEAGE_KEY, check_lineage
 
         config_path = found / ckpt.TRAIN_CONFIG_NAME
         config = config_from_dict(config_class, ckpt.load_json(config_path), str(config_path))
         data_path = found / ckpt.DATA_NAME
         data = ckpt.load_json(data_path) if data_path.is_file() else None
+        hub_config = read_hub_config(found)
         return SavedRun(
             folder=found,
             config=config,
             data=data,
-            model=read_hub_config(found).get("config"),
+            model=hub_config.get("config"),
             state=ckpt.load_state(found / ckpt.STATE_NAME),
+            lineage=check_lineage(hub_config.get(LINEAGE_KEY), str(found)),
         )
 
 
@@ -411,6 +414,7 @@ class SavedRun:
         data: the data fingerprint (``None`` for checkpoints of older versions).
         model: the model config it was saved with.
         state: optimisers, schedulers, step, RNG states.
+        lineage: the earlier runs the model's weights went through (:mod:`ganzoo.lineage`).
 
     """
 
@@ -419,3 +423,4 @@ class SavedRun:
     data: dict[str, Any] | None
     model: dict[str, Any] | None
     state: dict[str, Any]
+    lineage: list[dict[str, Any]] = dataclasses.field(default_factory=list)

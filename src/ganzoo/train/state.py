@@ -217,11 +217,7 @@ class TrainingState:
         )
         load_weights_strict(trainer.model, found / WEIGHTS_NAME, str(found))
         if hasattr(trainer.model, "lineage"):
-            from ganzoo.hub import read_hub_config
-            from ganzoo.lineage import LINEAGE_KEY, check_lineage
-
-            saved_lineage = read_hub_config(found).get(LINEAGE_KEY)
-            trainer.model.lineage = check_lineage(saved_lineage, str(found))
+            trainer.model.lineage = saved.lineage
         if trainer.ema is not None and (found / ckpt.EMA_NAME).is_file():
             trainer.ema.load_state_dict(
                 load_file(str(found / ckpt.EMA_NAME), device=str(trainer.device))
