@@ -17,6 +17,12 @@ class GanzooWarning(UserWarning):
     """Something that works but not as the user probably wants (the CLI prints one line)."""
 
 
+def first_line(exc: BaseException) -> str:
+    """``"TypeName: first line of the message"``, for one-line errors that wrap another."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ``"; did you mean 'x'?"`` for the closest choices, or ``""`` if none is close."""
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)

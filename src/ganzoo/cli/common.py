@@ -183,7 +183,7 @@ def _load_input(data: str, split: str, data_root: Path | None, model: Any) -> An
         raise GanzooError(
             "the data set is empty; give a name (mnist, cifar10...), npz:<file> or a folder"
         )
-    from ganzoo.data.readers import IMAGE_EXTENSIONS
+    from ganzoo.data.pictures import IMAGE_EXTENSIONS
 
     contract = model.data_contract()
     forms = ("npz:", "folder:", "image:")

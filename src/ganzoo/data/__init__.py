@@ -11,7 +11,8 @@ The package has one module per job:
 * ``dataset``: the data set type, :class:`ImageDataset`, and pixel conversions.
 * ``sources``: a table from name to loader (:data:`~ganzoo.data.sources.SOURCES`) and
   :func:`load_dataset`; adding a data set is one loader and one table entry.
-* ``readers``: the file formats (IDX, ``.npz``, CIFAR-10 batches, image folders).
+* ``readers``: the file formats (IDX, ``.npz``, CIFAR-10 batches).
+* ``pictures``: pictures and folders of them, checked before they are decoded.
 * ``subsets``: :func:`labeled_subset`, the class-balanced labeled examples.
 * ``batching``: :class:`DeviceBatcher` and :func:`iterate_batches`.
 
@@ -27,7 +28,7 @@ Known names for :func:`load_dataset`:
   under the data root cannot run code (it is refused with an error).
 * ``art64``: ``<root>/abstract-art/images64.npz`` (64x64 RGB, no labels).
 * ``npz:<file>``: any ``.npz`` with an image array ``x`` and optional labels ``y``.
-* ``image:<file>``: one picture (png, jpg, jpeg, bmp, webp), as a set of one image.
+* ``image:<file>``: one picture (png, jpg, jpeg, bmp, webp, gif), as a set of one image.
 * ``folder:<dir>``: a folder of image files, ImageFolder-style class subfolders
   give labels.
 

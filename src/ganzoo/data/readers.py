@@ -1,4 +1,4 @@
-"""File readers: IDX (MNIST), ``.npz``, CIFAR-10's pickled batches, and folders of images.
+"""File readers: IDX (MNIST), ``.npz`` and CIFAR-10's pickled batches (pictures: ``pictures``).
 
 Every file under a data root is treated as hostile: a malformed file gives a one-line
 :class:`~ganzoo.errors.GanzooError`, and nothing read here can run code. In particular
@@ -9,43 +9,97 @@ which admits only the few globals that rebuild numpy arrays.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import pickle
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import stat
+import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
 
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, first_line
 
 __all__ = [
-    "IMAGE_EXTENSIONS",
+    "MAX_IDX_BYTES",
     "SafeBatchUnpickler",
     "read_cifar_batch",
     "read_idx",
-    "read_image_files",
-    "read_image_folder",
     "read_npz_arrays",
+    "refuse_special_file",
+    "require_path",
+    "special_file_kind",
     "to_nchw",
 ]
 
-#: File name endings read by :func:`read_image_folder` (and ``image:<file>``).
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
-_GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
-
-
-def first_line(exc: BaseException) -> str:
-    """``"TypeName: first line of the message"``, for one-line errors that wrap another."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def missing(what: str, looked: str, how: str) -> GanzooError:
     """The one-line error for files that are not where they were looked for."""
     return GanzooError(f"{what} not found: looked for {looked}; {how}")
+
+
+def special_file_kind(path: Path) -> str | None:
+    """What ``path`` is when it exists but is neither a regular file nor a folder.
+
+    Only ``stat`` looks at it: a FIFO is never opened (opening one waits for a writer).
+
+    Returns:
+        ``"a FIFO (named pipe)"``, ``"a character device"``, ``"a block device"`` or
+        ``"a socket"``; ``None`` for a regular file, a folder or a missing path.
+
+    """
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return None
+    return next((kind for test, kind in _SPECIAL_KINDS if test(mode)), None)
+
+
+def refuse_special_file(path: Path, wanted: str = "a regular file") -> None:
+    """Refuse ``path`` if it is a FIFO, a device or a socket (only ``stat`` looks at it).
+
+    Args:
+        path: What a user named.
+        wanted: What it should have been, e.g. ``"a folder"``, for the message.
+
+    Raises:
+        GanzooError: One line saying what ``path`` is.
+
+    """
+    kind = special_file_kind(path)
+    if kind is not None:
+        raise GanzooError(
+            f"{path} is {kind}, not {wanted}; ganzoo reads data from regular files and "
+            "folders only: save the data to a file and give its path"
+        )
+
+
+def require_path(path: Path, what: str, how: str, folder: bool = False) -> None:
+    """Refuse a missing ``path``, or a FIFO, device or socket, before anything opens it.
+
+    Args:
+        path: The file (or, with ``folder``, the folder) a user named.
+        what: What it should be, e.g. ``"npz file"``, for the message.
+        how: The fix for a missing path.
+        folder: ``path`` must be a folder rather than a regular file.
+
+    Raises:
+        GanzooError: One line saying what is, or is not, there.
+
+    """
+    refuse_special_file(path, "a folder" if folder else "a regular file")
+    if not (path.is_dir() if folder else path.is_file()):
+        raise missing(what, str(path), how)
 
 
 def labels_tensor(y: np.ndarray | Sequence[int]) -> torch.Tensor:
@@ -66,23 +120,75 @@ _IDX_DTYPES = {
 }
 
 
-def _read_bytes(path: Path) -> bytearray:
-    """Read a whole file into a writable buffer, decompressing ``.gz`` files."""
-    if path.suffix == ".gz":
-        with gzip.open(path, "rb") as f:
-            return bytearray(f.read())
-    size = path.stat().st_size
-    buf = bytearray(size)
-    with path.open("rb") as f:
-        f.readinto(buf)
+#: The most bytes of data one IDX file may claim (MNIST's training images: 47 MB).
+MAX_IDX_BYTES = 2**32
+
+
+def _corrupt(path: Path, why: str) -> GanzooError:
+    return GanzooError(
+        f"{path} is truncated or corrupt ({why}); delete it and download the data set again"
+    )
+
+
+def _read_exactly(f: BinaryIO, size: int) -> bytearray:
+    """Read up to ``size`` bytes, in chunks: a short stream gives a shorter buffer."""
+    buf = bytearray()
+    while len(buf) < size:
+        chunk = f.read(min(1 << 24, size - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
     return buf
+
+
+def _read_idx_stream(f: BinaryIO, path: Path, plain_size: int | None) -> np.ndarray:
+    """Read an IDX header, then no more data than it claims (a gzip bomb stops there)."""
+    magic = _read_exactly(f, 4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_DTYPES:
+        raise GanzooError(
+            f"{path} is not an IDX file (bad magic number {bytes(magic).hex()}); "
+            "delete it and download the data set again"
+        )
+    dtype, ndim = _IDX_DTYPES[magic[2]], magic[3]
+    raw_dims = _read_exactly(f, 4 * ndim)
+    if len(raw_dims) < 4 * ndim:
+        raise _corrupt(path, "IDX header cut short")
+    dims = tuple(int.from_bytes(raw_dims[i : i + 4], "big") for i in range(0, 4 * ndim, 4))
+    size = math.prod(dims) * dtype.itemsize  # Python ints: no overflow
+    if size > MAX_IDX_BYTES:
+        raise GanzooError(
+            f"{path}: its IDX header says {dims}, {size:,} bytes of data, more than the "
+            f"{MAX_IDX_BYTES:,} ganzoo reads; it is corrupt or not a data set: delete it"
+        )
+    header = 4 + 4 * ndim
+    if plain_size is not None and plain_size != header + size:
+        raise _corrupt(
+            path,
+            f"IDX header says {dims}, expected {header + size} bytes, file has {plain_size}",
+        )
+    data = _read_exactly(f, size)
+    if len(data) < size:
+        raise _corrupt(
+            path,
+            f"IDX header says {dims}, expected {header + size} bytes, file has "
+            f"{header + len(data)}",
+        )
+    if f.read(1):
+        raise _corrupt(
+            path, f"IDX header says {dims}, {header + size} bytes, but the file holds more"
+        )
+    arr = np.frombuffer(data, dtype=dtype).reshape(dims)
+    return arr.astype(dtype.newbyteorder("="), copy=False)
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an IDX file (the MNIST format), plain or gzip-compressed.
 
     The header is two zero bytes, a type code (``0x08`` for ``uint8``), the number of
-    dimensions, then each dimension as a big-endian 32-bit integer.
+    dimensions, then each dimension as a big-endian 32-bit integer. No more data than
+    the header claims is read, nor decompressed: a ``.gz`` file that holds more (a
+    "gzip bomb") is refused as soon as it passes that size, and so is a header that
+    claims more than :data:`MAX_IDX_BYTES`.
 
     Args:
         path: The file; a name ending in ``.gz`` is decompressed.
@@ -95,29 +201,14 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
 
     """
     path = Path(path)
-    buf = _read_bytes(path)
-    if len(buf) < 4 or buf[0] != 0 or buf[1] != 0 or buf[2] not in _IDX_DTYPES:
-        raise GanzooError(
-            f"{path} is not an IDX file (bad magic number {bytes(buf[:4]).hex()}); "
-            "delete it and download the data set again"
-        )
-    dtype = _IDX_DTYPES[buf[2]]
-    ndim = buf[3]
-    header = 4 + 4 * ndim
-    if len(buf) < header:
-        raise GanzooError(
-            f"{path} is truncated or corrupt (IDX header cut short); "
-            "delete it and download the data set again"
-        )
-    dims = tuple(int(d) for d in np.frombuffer(buf, dtype=">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    if len(buf) != expected:
-        raise GanzooError(
-            f"{path} is truncated or corrupt (IDX header says {dims}, expected {expected} "
-            f"bytes, file has {len(buf)}); delete it and download the data set again"
-        )
-    arr = np.frombuffer(buf, dtype=dtype, offset=header).reshape(dims)
-    return arr.astype(dtype.newbyteorder("="), copy=False)
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                return _read_idx_stream(f, path, None)
+        with path.open("rb") as f:
+            return _read_idx_stream(f, path, os.fstat(f.fileno()).st_size)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise _corrupt(path, first_line(exc)) from exc
 
 
 # --------------------------------------------------------------------------------------
@@ -170,7 +261,8 @@ def to_nchw(x: np.ndarray, path: Path) -> np.ndarray:
         The images as uint8 ``(N, C, H, W)`` (a view where possible).
 
     Raises:
-        GanzooError: For a non-integer dtype, values outside 0..255, or another shape.
+        GanzooError: For a non-integer dtype, values outside 0..255, another shape, no
+            images, or images with a side of 0 pixels.
 
     """
     if x.dtype != np.uint8:
@@ -183,16 +275,28 @@ def to_nchw(x: np.ndarray, path: Path) -> np.ndarray:
                 "x = (x * 255).round().clip(0, 255).astype(np.uint8) for images in [0, 1]"
             )
     if x.ndim == 3:
-        return x[:, None]
+        return _non_empty(x[:, None], x.shape, path)
     if x.ndim == 4:
         if x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3):
-            return x.transpose(0, 3, 1, 2)
+            return _non_empty(x.transpose(0, 3, 1, 2), x.shape, path)
         if x.shape[1] in (1, 3, 4):
-            return x
+            return _non_empty(x, x.shape, path)
     raise GanzooError(
         f"{path}: x has shape {x.shape}; expected (N, H, W), (N, H, W, C) or (N, C, H, W) "
         "with C in 1, 3, 4"
     )
+
+
+def _non_empty(x: np.ndarray, stored: tuple[int, ...], path: Path) -> np.ndarray:
+    """``x`` (N, C, H, W) if it holds at least one image with both sides of a pixel or more."""
+    if x.shape[0] == 0:
+        raise GanzooError(f"{path}: x holds no images (shape {stored}); save at least one image")
+    if 0 in x.shape[2:]:
+        raise GanzooError(
+            f"{path}: x has shape {stored}, images with a side of 0 pixels; "
+            "save images at least 1x1 pixel in x"
+        )
+    return x
 
 
 # --------------------------------------------------------------------------------------
@@ -300,107 +404,3 @@ def read_cifar_batch(path: Path, fix: str) -> tuple[np.ndarray, np.ndarray]:
     if not np.issubdtype(labels.dtype, np.integer) or labels.shape != (len(images),):
         raise refuse(f"b'labels' must be {len(images)} integer class labels")
     return images, labels.astype(np.int64)
-
-
-# --------------------------------------------------------------------------------------
-# Folders of images
-
-
-def _image_files(directory: Path) -> list[Path]:
-    return sorted(
-        (p for p in directory.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
-        key=lambda p: p.relative_to(directory).as_posix(),
-    )
-
-
-def read_image_folder(
-    directory: Path, image_size: int, channels: int | None = None
-) -> tuple[torch.Tensor, torch.Tensor | None, tuple[str, ...] | None]:
-    """Read every image under ``directory``, center-cropped and resized to a square.
-
-    Files are read in sorted relative-path order. When every image sits exactly one
-    subfolder deep (ImageFolder style), the subfolder names are the classes, in sorted
-    order, and give the labels.
-
-    Args:
-        directory: The folder.
-        image_size: Output side length; images are center-cropped to a square and resized
-            with Lanczos.
-        channels: 1 converts every image to grayscale, 3 to RGB; ``None`` gives one
-            channel when all images are grayscale and three otherwise.
-
-    Returns:
-        ``(images, labels, classes)``: uint8 ``(N, C, image_size, image_size)``, int64
-        labels or ``None``, class names or ``None``.
-
-    Raises:
-        GanzooError: If the folder is missing, holds no images, or an image is unreadable.
-
-    """
-    if not directory.is_dir():
-        raise missing("image folder", str(directory), "check the path after folder:")
-    files = _image_files(directory)
-    if not files:
-        raise missing(
-            "images",
-            f"*.png/jpg/jpeg/bmp/webp under {directory}",
-            "put image files there (optionally in one subfolder per class)",
-        )
-    images = read_image_files(files, image_size, channels)
-    rel_parts = [p.relative_to(directory).parts for p in files]
-    if all(len(parts) == 2 for parts in rel_parts):
-        classes = tuple(sorted({parts[0] for parts in rel_parts}))
-        index = {c: i for i, c in enumerate(classes)}
-        labels = torch.tensor([index[parts[0]] for parts in rel_parts], dtype=torch.int64)
-        return images, labels, classes
-    return images, None, None
-
-
-def read_image_files(
-    files: Sequence[Path], image_size: int, channels: int | None = None
-) -> torch.Tensor:
-    """Read image files, in order, center-cropped and resized to ``image_size`` squares.
-
-    Args:
-        files: The image files (at least one).
-        image_size: Output side length (Lanczos resizing after a centred square crop).
-        channels: 1 (grayscale), 3 (RGB), or ``None``: 1 when every image is grayscale.
-
-    Returns:
-        uint8 images ``(len(files), C, image_size, image_size)``.
-
-    Raises:
-        GanzooError: If an image is unreadable.
-
-    """
-    from PIL import Image, ImageOps  # lazy: only needed for image files
-
-    def opened(p: Path, use: Callable[[Any], Any]) -> Any:
-        try:
-            with Image.open(p) as im:
-                return use(im)
-        except Exception as exc:
-            raise GanzooError(
-                f"could not read image {p} ({first_line(exc)}); remove or fix it"
-            ) from exc
-
-    def load(p: Path, mode: str) -> np.ndarray:
-        im = opened(p, lambda im: ImageOps.exif_transpose(im).convert(mode))
-        w, h = im.size
-        side = min(w, h)
-        left, top = (w - side) // 2, (h - side) // 2
-        im = im.crop((left, top, left + side, top + side))
-        if side != image_size:
-            im = im.resize((image_size, image_size), Image.Resampling.LANCZOS)
-        arr = np.asarray(im, dtype=np.uint8)
-        return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-
-    workers = min(8, os.cpu_count() or 1, len(files))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        if channels is None:
-            modes = list(pool.map(lambda p: opened(p, lambda im: im.mode), files))
-            mode = "L" if all(m in _GRAY_MODES for m in modes) else "RGB"
-        else:
-            mode = "L" if channels == 1 else "RGB"
-        arrays = list(pool.map(lambda p: load(p, mode), files))
-    return torch.from_numpy(np.stack(arrays))

@@ -24,19 +24,18 @@ from ganzoo.data.dataset import (
     convert_channels,
     resize_square,
 )
+from ganzoo.data.pictures import IMAGE_EXTENSIONS, read_image_files, read_image_folder
 from ganzoo.data.readers import (
-    IMAGE_EXTENSIONS,
-    first_line,
     labels_tensor,
     missing,
     read_cifar_batch,
     read_idx,
-    read_image_files,
-    read_image_folder,
     read_npz_arrays,
+    refuse_special_file,
+    require_path,
     to_nchw,
 )
-from ganzoo.errors import GanzooError, did_you_mean
+from ganzoo.errors import GanzooError, did_you_mean, first_line
 
 __all__ = [
     "DATASET_NAMES",
@@ -341,10 +340,7 @@ def _load_npz(req: Request) -> ImageDataset:
     path = req.path
     assert path is not None
     name = f"npz:{path}"
-    if not path.is_file():
-        raise missing(
-            "npz file", str(path), "check the path after npz: (relative paths are from cwd)"
-        )
+    require_path(path, "npz file", "check the path after npz: (relative paths are from cwd)")
     x, y = read_npz_arrays(path)
     images = torch.from_numpy(np.ascontiguousarray(to_nchw(x, path)))
     if y is None:
@@ -375,8 +371,7 @@ def _load_folder(req: Request) -> ImageDataset:
 def _load_image(req: Request) -> ImageDataset:
     path = req.path
     assert path is not None
-    if not path.is_file():
-        raise missing("image file", str(path), "check the path after image:")
+    require_path(path, "image file", "check the path after image:")
     if path.suffix.lower() not in IMAGE_EXTENSIONS:
         raise GanzooError(
             f"{path.name} is not an image file ({', '.join(sorted(IMAGE_EXTENSIONS))}); "
@@ -438,6 +433,7 @@ def _lookup(name: str) -> tuple[str, Source, Path | None]:
         return canonical, SOURCES[canonical], None
     if lowered in SOURCES:  # a form named without its path, e.g. "npz"
         raise _needs_path(lowered)
+    refuse_special_file(Path(raw).expanduser(), "a data set")
     known = [n if s.path is None else f"{n}:<{s.path}>" for n, s in SOURCES.items()]
     raise GanzooError(
         f"unknown dataset {name!r}{did_you_mean(lowered, spellings)} (known: {', '.join(known)})"
