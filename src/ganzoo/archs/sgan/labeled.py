@@ -55,12 +55,42 @@ class _Owner(Protocol):
     """What :class:`LabeledData` needs of its trainer."""
 
     data: ImageDataset
+    eval_data: ImageDataset | None
+    model: nn.Module
 
     def make_generator(self, name: str) -> torch.Generator: ...  # noqa: D102
 
     def make_batcher(  # noqa: D102
         self, dataset: ImageDataset, batch_size: int, name: str
     ) -> DeviceBatcher: ...
+
+
+def check_label_range(data: ImageDataset | None, num_classes: int) -> None:
+    """Refuse a data set whose labels are not all classes of a ``num_classes`` model.
+
+    Args:
+        data: The data set (``None`` or one without labels passes).
+        num_classes: The model's classes, labels ``0..num_classes-1``.
+
+    Raises:
+        GanzooError: Naming the labels found and ``--model-set num_classes=N``.
+
+    """
+    if data is None or data.labels is None or not len(data.labels):
+        return
+    low, high = int(data.labels.min()), int(data.labels.max())
+    if low < 0:
+        raise GanzooError(
+            f"data set '{data.name}' has negative labels (down to {low}); "
+            f"use class indices 0..{num_classes - 1}"
+        )
+    if high >= num_classes:
+        distinct = len(torch.unique(data.labels))
+        raise GanzooError(
+            f"data set '{data.name}' has labels {low}..{high} ({distinct} distinct) but the "
+            f"model has num_classes={num_classes}; train one with --model-set "
+            f"num_classes={high + 1} (from Python: num_classes={high + 1} in its config)"
+        )
 
 
 class LabeledData:
@@ -75,7 +105,7 @@ class LabeledData:
         config: the subset's options.
 
     Raises:
-        GanzooError: if the data set has no labels.
+        GanzooError: if the data set has no labels, or labels the model has no class for.
 
     """
 
@@ -83,6 +113,9 @@ class LabeledData:
         data = trainer.data
         if data.labels is None:
             raise GanzooError(f"data set '{data.name}' has no labels; pick a labeled one")
+        num_classes = trainer.model.config.num_classes
+        for checked in (data, trainer.eval_data):
+            check_label_range(checked, num_classes)
         #: Indices of the labeled images in the trainer's data (checked on resume).
         self.index = labeled_subset(data.labels, config.labels, seed=config.label_seed)
         #: The labeled images and their labels.
