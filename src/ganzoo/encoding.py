@@ -44,7 +44,13 @@ def encode_dataset(
     Floating-point outputs (latent means...) are float32; integer outputs (a VQ-VAE's code
     indices) stay integers, in the narrowest type that holds every code of the model's
     codebook (int16 up to 32,768 codes, else int32).
+
+    Raises:
+        GanzooError: If ``data`` holds no images (there would be nothing to save).
+
     """
+    if len(data) == 0:
+        raise GanzooError(f"data set '{data.name}' holds no images; give at least one to encode")
     parts: dict[str, list[torch.Tensor]] = {}
     for images, _ in iterate_batches(data, batch_size, model.device):
         for name, value in _as_dict(model.encode(images)).items():
