@@ -20,6 +20,41 @@ if TYPE_CHECKING:
 MAX_BATCH_SIZE = 1024
 
 
+class NonFiniteSamples(GanzooError):
+    """A model drew NaN or infinite values: its weights are damaged (see :func:`check_finite`).
+
+    Attributes:
+        start: the index of the first image of the batch that held them.
+
+    """
+
+    def __init__(self, name: str, start: int, stop: int) -> None:
+        self.start, self.stop = start, stop
+        super().__init__(
+            f"'{name}' drew NaN or infinite values (images {start}..{stop - 1}) from finite "
+            "weights, so nothing was written or scored: its checkpoint is damaged (a "
+            "BatchNorm running variance below 0, for one); download or export it again"
+        )
+
+    def named(self, name: str) -> NonFiniteSamples:
+        """The same error naming the model as the user gave it."""
+        return NonFiniteSamples(name, self.start, self.stop)
+
+
+def check_finite(images: torch.Tensor, model: ZooModel, start: int = 0) -> torch.Tensor:
+    """Return ``images``, or refuse them in one line if any value is NaN or infinite.
+
+    One reduction per batch: meant for sampling and metrics, not training steps.
+
+    Raises:
+        NonFiniteSamples: naming the model's architecture and the images.
+
+    """
+    if not bool(torch.isfinite(images).all()):
+        raise NonFiniteSamples(model.architecture, start, start + len(images))
+    return images
+
+
 def sample_batches(
     model: ZooModel,
     n: int,
@@ -32,6 +67,10 @@ def sample_batches(
     Batch ``i`` uses seed ``seed + i``, so the same seed and batch size give the
     same images on any device. ``labels`` (``n`` class indices, for a conditional
     generator) are handed out batch by batch.
+
+    Raises:
+        NonFiniteSamples: for a batch with NaN or infinite values (:func:`check_finite`).
+
     """
     for i, start in enumerate(range(0, n, batch_size)):
         chunk_seed = None if seed is None else seed + i
@@ -42,7 +81,7 @@ def sample_batches(
                 images = model.sample(size, seed=chunk_seed)
             else:
                 images = model.sample(size, seed=chunk_seed, labels=chunk)
-        yield images.cpu()
+        yield check_finite(images, model, start).cpu()
 
 
 def label_blocks(labels: Sequence[int], n: int) -> torch.Tensor:

@@ -109,6 +109,7 @@ def eval_command(
     data = None if plan.dataset is None else _load_input(plan.dataset, plan.split, data_root, model)
     if plan.metrics:
         from ganzoo.metrics.sample_quality import sample_metrics
+        from ganzoo.sampling import NonFiniteSamples
 
         def log(line: str) -> None:
             if not quiet:
@@ -118,22 +119,25 @@ def eval_command(
         floor_data = None
         if floor_split is not None and plan.dataset is not None:
             floor_data = _load_input(plan.dataset, floor_split, data_root, model)
-        results = sample_metrics(
-            model,
-            data,
-            plan.n,
-            metrics=plan.metrics,
-            feature=plan.feature,
-            seed=plan.seed,
-            threshold=plan.threshold,
-            real_n=plan.real_n,
-            split=plan.split,
-            floor_data=floor_data,
-            floor_split=floor_split,
-            cache_dir=plan.cache_dir,
-            use_cache=plan.use_cache,
-            log=log,
-        )
+        try:
+            results = sample_metrics(
+                model,
+                data,
+                plan.n,
+                metrics=plan.metrics,
+                feature=plan.feature,
+                seed=plan.seed,
+                threshold=plan.threshold,
+                real_n=plan.real_n,
+                split=plan.split,
+                floor_data=floor_data,
+                floor_split=floor_split,
+                cache_dir=plan.cache_dir,
+                use_cache=plan.use_cache,
+                log=log,
+            )
+        except NonFiniteSamples as exc:
+            raise exc.named(name) from None
         typer.echo(json.dumps({"model": name, **results}))
         return
     from ganzoo.metrics.evaluate import evaluate_model

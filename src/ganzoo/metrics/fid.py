@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ganzoo.errors import GanzooError, did_you_mean
+from ganzoo.errors import GanzooError, GanzooWarning, did_you_mean
 from ganzoo.metrics.feature_cache import real_features
 from ganzoo.metrics.features import embed, get_feature, load_feature
 
@@ -113,17 +113,40 @@ def _check_pair(real: torch.Tensor, fake: torch.Tensor, least: int) -> None:
             f"need at least {least} images in each set, got {len(real)} real and "
             f"{len(fake)} generated; raise -n"
         )
+    for features, which in ((real, "real"), (fake, "generated")):
+        if not bool(torch.isfinite(features).all()):
+            raise GanzooError(
+                f"the {which} images' features hold NaN or infinite values, so FID and KID "
+                "would be meaningless; check the model's samples and the feature network"
+            )
+
+
+def _warn_small(message: str) -> None:
+    warnings.warn(message, GanzooWarning, stacklevel=3)
 
 
 def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     """FID between two feature matrices ``(N, d)``, by torchmetrics, in float64.
 
+    A set of ``d`` rows or fewer has a singular covariance (its rank is at most
+    ``N - 1``), so FID is then mostly bias and noise and compares with nothing: a
+    :class:`~ganzoo.errors.GanzooWarning` says so.
+
     Raises:
-        GanzooError: if a set has fewer than 2 rows, or torchmetrics is missing.
+        GanzooError: if a set has fewer than 2 rows or a NaN or infinite value, or
+            torchmetrics is missing.
 
     """
     fid_class, _ = _torchmetrics()
     _check_pair(real, fake, 2)
+    dims = real.shape[1]
+    if min(len(real), len(fake)) <= dims:
+        _warn_small(
+            f"FID of {len(real)} real and {len(fake)} generated images in {dims}-d features: "
+            f"a set of {dims} images or fewer has a singular covariance, so this FID is "
+            f"mostly bias and noise and compares with nothing; use more than {dims} of "
+            "each (raise -n)"
+        )
     metric = fid_class(feature=_GivenFeatures(real.shape[1]))
     metric.update(real.cpu(), real=True)
     metric.update(fake.cpu(), real=False)
@@ -150,13 +173,24 @@ def kernel_distance(
         ``(mean, std, subset_size)``: the mean and standard deviation over subsets,
         and the subset size used.
 
+    A :class:`~ganzoo.errors.GanzooWarning` says when a set is smaller than
+    ``subset_size``: KID is unbiased, but from small subsets it varies too much to
+    compare (and can fall below 0).
+
     Raises:
-        GanzooError: if a set has fewer than 2 rows, or torchmetrics is missing.
+        GanzooError: if a set has fewer than 2 rows or a NaN or infinite value, or
+            torchmetrics is missing.
 
     """
     _, kid_class = _torchmetrics()
     _check_pair(real, fake, 2)
     size = min(subset_size, len(real), len(fake))
+    if size < subset_size:
+        _warn_small(
+            f"KID from subsets of {size} images instead of {subset_size}: a set has only "
+            f"{min(len(real), len(fake))}, and with small subsets KID varies too much "
+            f"to compare (even below 0); use at least {subset_size} of each (raise -n)"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "will save all extracted features"
         metric = kid_class(feature=_GivenFeatures(real.shape[1]), subsets=subsets, subset_size=size)

@@ -38,8 +38,13 @@ def find_checkpoint(folder: str | Path) -> Path | None:
 
 
 def save_state(path: Path, state: dict[str, Any]) -> None:
-    """Write the training state (tensors, numbers, strings) with ``torch.save``."""
-    torch.save(state, path)
+    """Write the training state (tensors, numbers, strings) with ``torch.save``.
+
+    Through a file object, so that a full disk surfaces as the ``OSError`` behind torch's
+    error (:func:`ganzoo.io.atomic.write_error` names it).
+    """
+    with open(path, "xb") as handle:
+        torch.save(state, handle)
 
 
 def load_state(path: Path) -> dict[str, Any]:

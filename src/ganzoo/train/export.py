@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ganzoo.hub import ONLINE_WEIGHTS_NAME
 from ganzoo.io import atomic
 from ganzoo.train.callbacks import KeepBest
 from ganzoo.train.config import TrainResult
@@ -36,13 +37,34 @@ def training_facts(trainer: TrainerLike) -> dict[str, Any]:
     }
 
 
+#: The files of an export that one export may leave out (removed from the folder then).
+EXPORT_OPTIONAL = (ONLINE_WEIGHTS_NAME, "samples.png")
+
+
 def export_trainer(
     trainer: TrainerLike, folder: str | Path, metrics: Mapping[str, Any] | None = None
 ) -> Path:
     """Write ``trainer``'s model (EMA weights where kept) as a Hub folder with a model card.
 
-    Each file is written atomically; the run's newest sample grid goes in as ``samples.png``.
+    The files replace an earlier export together
+    (:func:`ganzoo.io.atomic.write_files_together`): a crash leaves the earlier
+    export's files or this one's, never a mix. The run's newest sample grid goes in
+    as ``samples.png``.
+
+    Raises:
+        GanzooError: when the disk is full (the earlier export is then intact).
+
     """
+    atomic.write_files_together(
+        folder, lambda staged: export_files(trainer, staged, metrics), owned=EXPORT_OPTIONAL
+    )
+    return Path(folder)
+
+
+def export_files(
+    trainer: TrainerLike, folder: Path, metrics: Mapping[str, Any] | None = None
+) -> Path:
+    """Write the files of :func:`export_trainer` into ``folder`` (a fresh folder)."""
     from ganzoo import __version__
     from ganzoo.lineage import extend, make_leg
     from ganzoo.train.init_from import online_state, write_online_weights
@@ -165,12 +187,19 @@ def finish_run(trainer: TrainerLike, result: TrainResult) -> None:
     """Fill ``result.summary``, and write the run folder's model and ``train_summary.json``.
 
     Files are written only by the main process of a run with a folder; the model goes
-    through ``trainer.export`` with the last evaluation as its metrics.
+    through ``trainer.export`` with the last evaluation as its metrics. The model's
+    files and the summary replace the earlier ones together
+    (:func:`ganzoo.io.atomic.write_files_together`), so they always describe the same
+    weights, even after a crash.
     """
     run = trainer.run
-    if run is not None and trainer.is_main:
-        trainer.export(run.path, metrics=trainer.last_evaluation)
+    if run is None or not trainer.is_main:
         result.summary = summary(trainer, result)
-        write_summary(run.path, result.summary)
-    else:
+        return
+
+    def write(staged: Path) -> None:
+        trainer.export(staged, metrics=trainer.last_evaluation)
         result.summary = summary(trainer, result)
+        write_summary(staged, result.summary)
+
+    atomic.write_files_together(run.path, write, owned=EXPORT_OPTIONAL)

@@ -288,13 +288,18 @@ class RunFolder:
         return self._lock_fd is not None
 
     def open(self, overwrite: bool = False) -> None:
-        """Start (or continue) a run here: check ownership, lock, mark, clear stale temporaries."""
+        """Start (or continue) a run here: check ownership, lock, mark, clear stale temporaries.
+
+        An export that a crash interrupted after it was complete is finished first
+        (:func:`ganzoo.io.atomic.finish_files_together`).
+        """
         self.check_ours(overwrite)
         self.lock()
         marker = self.path / MARKER_NAME
         if not marker.is_file():
             atomic.write_text(marker, json.dumps({"what": "a ganzoo training run folder"}) + "\n")
         atomic.remove_stale_temporaries(self.checkpoint_dir)
+        atomic.finish_files_together(self.path)
 
     @contextlib.contextmanager
     def held(self, *, overwrite: bool = False, fresh: bool = False) -> Iterator[None]:
