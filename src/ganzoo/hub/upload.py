@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from ganzoo.errors import GanzooError
-from ganzoo.hub.download import _where, network_error, validate_repo_id
+from ganzoo.hub.download import validate_repo_id
 from ganzoo.hub.folder import (
     CARD_NAME,
     CONFIG_NAME,
@@ -22,6 +22,7 @@ from ganzoo.hub.folder import (
     load_folder,
     read_hub_config,
 )
+from ganzoo.hub.network import http_refusal, hub_name, mask_credentials, network_error
 
 #: What ``push`` uploads: these files and ``*.png`` pictures, at the folder's top level only.
 UPLOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, ONLINE_WEIGHTS_NAME)
@@ -90,7 +91,7 @@ def push(
         raise GanzooError(f"{folder} is not a folder; pass a checkpoint folder to push")
     read_hub_config(folder)  # the clearest error for a folder that is no checkpoint
     files = upload_files(folder)
-    where = _where()
+    where = hub_name()
     with tempfile.TemporaryDirectory(prefix="ganzoo-push-") as tmp:
         staged = Path(tmp)
         for name, source in files.items():
@@ -108,13 +109,26 @@ def push(
                 ignore_patterns=["checkpoint/**", "checkpoint.old/**", ".*", "best/**"],
             )
         except Exception as exc:
-            problem = network_error(exc, where)
-            if problem is None:
-                from huggingface_hub.errors import HfHubHTTPError
-
-                if not isinstance(exc, HfHubHTTPError):
-                    raise
-                text = str(exc).strip()
-                problem = text.splitlines()[0] if text else type(exc).__name__
-            raise GanzooError(f"push to '{repo_id}' failed: {problem}") from None
+            raise GanzooError(mask_credentials(_failure(exc, repo_id, where))) from None
     return str(getattr(info, "commit_url", info))
+
+
+def _failure(exc: Exception, repo_id: str, where: str) -> str:
+    """The one line that reports a failed push to ``repo_id``: unreachable, refused, failed.
+
+    Raises:
+        Exception: ``exc`` itself, if it is no failure of the Hub or the network.
+
+    """
+    from huggingface_hub.errors import HfHubHTTPError
+
+    problem = network_error(exc, where)
+    if problem is not None:
+        return f"push to '{repo_id}' failed: {problem}"
+    refused = http_refusal(exc, where, f"the push to '{repo_id}'")
+    if refused is not None:
+        return refused
+    if not isinstance(exc, HfHubHTTPError):
+        raise exc
+    text = str(exc).strip()
+    return f"push to '{repo_id}' failed: " + (text.splitlines()[0] if text else type(exc).__name__)
