@@ -1,7 +1,10 @@
 """Issue 23, Hub and cards: download limits, masked credentials, refusals, safe cards."""
 
 import json
+import re
+import shutil
 import socket
+import sys
 
 import pytest
 import torch
@@ -214,3 +217,124 @@ def test_http_refusals_say_refused_with_the_status_and_what_to_check(
     )
     for line in (download, push):
         assert f"(HTTP {status} " in line and "could not be reached" not in line
+
+
+# ----------------------------------------------------------------------------- case 3: cards
+EVIL = "<img src=x onerror=alert(1)> |x| ```"
+
+
+def _cells(row):
+    """A Markdown table row's cells, split on unescaped pipes."""
+    return [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]]
+
+
+def _outside_code(card):
+    """The card's lines outside fenced code blocks, as a fence-aware renderer sees them."""
+    kept, fence = [], None
+    for line in card.splitlines():
+        run = re.match(r"`{3,}", line)
+        if fence is None and run:
+            fence = run.group()
+        elif fence is not None and line.strip() and set(line.strip()) == {"`"}:
+            fence = None if len(line.strip()) >= len(fence) else fence
+        elif fence is None:
+            kept.append(line)
+    assert fence is None, "a code block is never closed"
+    return "\n".join(kept)
+
+
+def _command_block(card):
+    """The fence and the lines of the card's bash block under ``## Training``."""
+    lines = card[card.index("## Training") :].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("`"))
+    fence = lines[start].removesuffix("bash")
+    end = lines.index(fence, start + 1)
+    return fence, lines[start + 1 : end]
+
+
+def _train(monkeypatch, *args):
+    """``ganzoo train tiny ARGS`` in-process, with ``sys.argv`` as a shell would set it."""
+    words = ["train", "tiny", *map(str, args)]
+    monkeypatch.setattr(sys, "argv", ["ganzoo", *words])  # the card's command comes from it
+    result = invoke(*words)
+    assert result.exit_code == 0, result.output
+
+
+def test_a_hostile_data_path_is_escaped_and_local_paths_stay_home(tiny_npz, tmp_path, monkeypatch):
+    data = tmp_path / "---" / "```sh" / f"{EVIL}.npz"
+    data.parent.mkdir(parents=True)
+    shutil.copyfile(tiny_npz, data)
+    out = tmp_path / "run"
+    args = ["--dataset", f"npz:{data}", "--device", "cpu", "--quiet", "--steps"]
+    _train(monkeypatch, "--out", out, *args, 2)
+
+    card = (out / "README.md").read_text()
+    config = (out / "config.json").read_text()
+    assert str(tmp_path) not in card and str(tmp_path) not in config
+    assert "<img" not in _outside_code(card) and "&lt;img src=x onerror=alert(1)&gt;" in card
+    assert "datasets:" not in card  # the card's YAML names no npz: file
+    assert json.loads(config)["data"]["dataset"] == f"npz:{EVIL}.npz"  # its name, no path
+    fingerprint = json.loads((out / "checkpoint" / "data.json").read_text())["images"]
+    assert f"fingerprint {fingerprint}" in card
+    row = next(line for line in card.splitlines() if line.startswith("| dataset |"))
+    assert len(_cells(row)) == 2
+    fence, block = _command_block(card)
+    assert len(fence) > 3 and len(block) == 1 and block[0].startswith("ganzoo train tiny")
+    assert "--out run" in block[0]
+    assert ganzoo.from_pretrained(out).config.dataset == f"npz:{EVIL}.npz"
+
+    # the run's own checkpoint keeps the path: a resume finds its data
+    assert str(data) in (out / "checkpoint" / "config.json").read_text()
+    _train(monkeypatch, "--out", out, *args, 3, "--resume")
+
+    second = tmp_path / "leg2"
+    _train(monkeypatch, "--out", second, *args, 1, "--init-from", out)
+    shared = (second / "README.md").read_text() + (second / "config.json").read_text()
+    assert str(tmp_path) not in shared
+    assert json.loads((second / "config.json").read_text())["lineage"][1]["init_from"] == "run"
+
+
+def test_export_escapes_every_field_of_the_card_and_cleans_a_handed_over_lineage(tmp_path):
+    from ganzoo.hub import export_pretrained
+
+    model = create_model("tiny")
+    model.lineage = [
+        {"command": "ganzoo train x --data-root /home/alice/data", "init_from": "/home/alice/a"}
+    ]
+    folder = export_pretrained(
+        model,
+        tmp_path / "m",
+        command=f"ganzoo train tiny --dataset 'npz:/home/alice/{EVIL}\n---\n.npz' --out ~/r",
+        training={"note": "```\n# heading <b>bold</b> [x](javascript:alert(1))"},
+        metrics={"<b>m|": 1.0},
+        model_name='<img src=x onerror=alert(1)> "x"',
+    )
+    card = (folder / "README.md").read_text()
+    config = json.loads((folder / "config.json").read_text())
+    assert "/home/alice" not in card and "/home/alice" not in json.dumps(config)
+    assert config["lineage"][0] == {"command": "ganzoo train x --data-root data", "init_from": "a"}
+    text = _outside_code(card)
+    assert "<img" not in text and "<b>" not in text and "](javascript" not in text
+    fence, block = _command_block(card)
+    assert len(fence) == 4 and "npz:" in "\n".join(block)
+    assert "- note: \\`\\`\\` # heading &lt;b&gt;bold&lt;/b&gt;" in card
+    assert "| &lt;b&gt;m\\| | 1.0 |" in card
+    assert 'ganzoo.from_pretrained("&lt;img' not in card  # code is not HTML-escaped...
+    assert 'ganzoo.from_pretrained("<img src=x onerror=alert(1)> \\"x\\"")' in card  # ...but quoted
+    assert "ganzoo sample '<img src=x onerror=alert(1)> \"x\"' -n 64" in card
+    assert card.count("```python") == 1 and "\n# &lt;img src=x onerror=alert(1)&gt;" in card
+
+
+def test_card_text_helpers():
+    from ganzoo.card_text import code_fence, md_cell, public_command, public_path
+
+    assert code_fence("no ticks") == "```" and code_fence("a ```` b") == "`````"
+    assert "\n" not in md_cell("a\n---\nb") and md_cell("a|b") == "a\\|b"
+    assert public_path("folder:/srv/data/cats/") == "folder:cats"
+    assert public_path("C:\\data\\cats") == "cats"
+    for kept in ("mnist", "org/name", "./runs/x", "npz:data/x.npz", "https://h/x"):
+        assert public_path(kept) == kept
+    command = "ganzoo train dcgan --data-root /work/shared/data --out runs/x --seed 0"
+    assert public_command(command) == "ganzoo train dcgan --data-root data --out runs/x --seed 0"
+    assert public_command("ganzoo train tiny --out runs/x") == "ganzoo train tiny --out runs/x"
+    assert public_command("x 'unbalanced /a/b") == "x 'unbalanced b"

@@ -176,15 +176,31 @@ def load_folder(
 
 
 def write_checkpoint(
-    model: nn.Module, folder: str | Path, dtype: torch.dtype | None = None
+    model: nn.Module,
+    folder: str | Path,
+    dtype: torch.dtype | None = None,
+    *,
+    public: bool = True,
 ) -> Path:
-    """Write ``model.safetensors`` and ``config.json`` (``model.hub_config()``) into ``folder``."""
+    """Write ``model.safetensors`` and ``config.json`` (``model.hub_config()``) into ``folder``.
+
+    Args:
+        model: the model.
+        folder: destination (created).
+        dtype: cast floating-point weights to it (e.g. ``torch.float16`` to ship).
+        public: a folder to share: absolute local paths (a ``folder:`` data set, the
+            lineage's commands and ``--init-from`` folders) are cut to their last
+            component (:func:`ganzoo.card_text.public_config`). ``False`` keeps them, for
+            a run's own resumable checkpoint.
+
+    """
+    from ganzoo.card_text import public_config
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     save_weights(model.state_dict(), folder / WEIGHTS_NAME, dtype=dtype)
-    atomic.write_text(
-        folder / CONFIG_NAME, json.dumps(model.hub_config(), indent=2, sort_keys=True) + "\n"
-    )
+    config = public_config(model.hub_config()) if public else model.hub_config()
+    atomic.write_text(folder / CONFIG_NAME, json.dumps(config, indent=2, sort_keys=True) + "\n")
     return folder
 
 
