@@ -5,6 +5,7 @@ import re
 import shutil
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -338,3 +339,50 @@ def test_card_text_helpers():
     assert public_command(command) == "ganzoo train dcgan --data-root data --out runs/x --seed 0"
     assert public_command("ganzoo train tiny --out runs/x") == "ganzoo train tiny --out runs/x"
     assert public_command("x 'unbalanced /a/b") == "x 'unbalanced b"
+
+
+def test_push_uploads_config_json_without_local_paths_even_from_an_older_folder(
+    tmp_path, monkeypatch
+):
+    import huggingface_hub
+
+    from ganzoo.hub import push
+
+    uploaded = {}
+
+    class RecordingApi:
+        def __init__(self, endpoint=None, token=None):
+            pass
+
+        def create_repo(self, repo_id, private, exist_ok):
+            pass
+
+        def upload_folder(self, folder_path, repo_id, **options):
+            uploaded.update({p.name: p.read_text() for p in Path(folder_path).glob("*.json")})
+            return "https://hub/commit/1"
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    folder = tmp_path / "old"
+    create_model("tiny").save_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())  # as an older ganzoo wrote it
+    config["config"]["dataset"] = config["data"]["dataset"] = "folder:/home/alice/cats"
+    config["lineage"] = [{"command": "ganzoo train tiny --out /home/alice/run", "steps": 1}]
+    (folder / "config.json").write_text(json.dumps(config))
+    assert push(folder, "me/tiny") == "https://hub/commit/1"
+    sent = json.loads(uploaded["config.json"])
+    assert "/home/alice" not in uploaded["config.json"]
+    assert sent["data"]["dataset"] == "folder:cats" and sent["lineage"][0]["steps"] == 1
+    assert "/home/alice" in (folder / "config.json").read_text()  # the local folder is left
+
+
+def test_an_optional_file_over_the_limit_is_refused_before_it_comes(fake_hub, tmp_path):
+    from ganzoo.hub import resolve
+
+    folder = _publish(fake_hub, tmp_path)
+    (folder / "online_weights.safetensors").write_bytes(b"x" * 64)
+    fake_hub.add_repo(REPO, folder)
+    fake_hub.announce(REPO, "online_weights.safetensors", 20 * 10**9)
+    with pytest.raises(GanzooError, match="online_weights.safetensors is announced at 20.0 GB"):
+        resolve(REPO, extra_files=("online_weights.safetensors",))
+    assert not [p for m, p in fake_hub.requests if m == "GET" and "online_weights" in p]
+    assert not any("online_weights" in name for name in _cached_files(fake_hub))

@@ -7,6 +7,7 @@ never published. ``huggingface_hub`` is imported when :func:`push` is called.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -23,6 +24,7 @@ from ganzoo.hub.folder import (
     read_hub_config,
 )
 from ganzoo.hub.network import http_refusal, hub_name, mask_credentials, network_error
+from ganzoo.io import atomic
 
 #: What ``push`` uploads: these files and ``*.png`` pictures, at the folder's top level only.
 UPLOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, ONLINE_WEIGHTS_NAME)
@@ -73,7 +75,9 @@ def push(
 
     Only the files :func:`upload_files` allows are sent: they are staged in a
     temporary folder, the staged checkpoint is loaded (config checks, strict weights),
-    so a broken checkpoint is never published, and that staged folder is uploaded.
+    so a broken checkpoint is never published, its ``config.json`` loses absolute local
+    paths (a folder written by an older version may hold them), and that staged folder
+    is uploaded.
 
     Returns:
         The URL of the commit.
@@ -97,6 +101,7 @@ def push(
         for name, source in files.items():
             shutil.copyfile(source, staged / name)
         load_folder(staged, source=str(folder))
+        _share_config(staged)
         api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token)
         try:
             api.create_repo(repo_id, private=private, exist_ok=True)
@@ -111,6 +116,17 @@ def push(
         except Exception as exc:
             raise GanzooError(mask_credentials(_failure(exc, repo_id, where))) from None
     return str(getattr(info, "commit_url", info))
+
+
+def _share_config(folder: Path) -> None:
+    """Cut absolute local paths from ``folder``'s ``config.json`` (see ``public_config``)."""
+    from ganzoo.card_text import public_config
+
+    config = read_hub_config(folder)
+    public = public_config(config)
+    if public != config:
+        text = json.dumps(public, indent=2, sort_keys=True) + "\n"
+        atomic.write_text(folder / CONFIG_NAME, text)
 
 
 def _failure(exc: Exception, repo_id: str, where: str) -> str:
