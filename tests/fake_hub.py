@@ -205,6 +205,9 @@ class FakeHub:
         self.request_headers: list[dict[str, str]] = []
         self._announced: dict[tuple[str, str, str], int] = {}
         self._refusal: _Response | None = None
+        #: Set to False to answer ``Range`` requests with the whole file (``200``), as
+        #: servers that do not support ranges do.
+        self.serve_ranges = True
         self._owned_cache_dir = cache_dir is None
         if cache_dir is None:
             cache_dir = tempfile.mkdtemp(prefix="fake-hf-hub-cache-")
@@ -371,7 +374,8 @@ class FakeHub:
             announced = self._announced.get((repo_type, repo_id, filename))
         if announced is not None:
             headers["X-Linked-Size"] = str(announced)
-        span = _parse_range(range_header, len(data)) if range_header else None
+        serve = range_header and self.serve_ranges
+        span = _parse_range(range_header, len(data)) if serve else None
         if span == _UNSATISFIABLE:
             headers["Content-Range"] = f"bytes */{len(data)}"
             return _Response(416, headers)

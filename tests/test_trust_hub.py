@@ -98,6 +98,19 @@ def test_weights_that_do_not_fit_the_config_are_refused_from_their_header_alone(
     assert _cached_files(fake_hub) == []
 
 
+def test_the_header_check_works_with_a_server_that_ignores_ranges(fake_hub, tmp_path):
+    folder = _publish(fake_hub, tmp_path, hidden=4)
+    config = json.loads((folder / "config.json").read_text())
+    config["config"]["hidden"] = 16
+    (folder / "config.json").write_text(json.dumps(config))
+    fake_hub.add_repo("org/edited", folder)
+    fake_hub.serve_ranges = False  # every GET answers 200 with the whole file
+    assert ganzoo.from_pretrained(REPO).config.hidden == 4
+    with pytest.raises(GanzooError, match="do not fit its architecture"):
+        ganzoo.from_pretrained("org/edited")
+    assert _cached_files(fake_hub, "org/edited") == []
+
+
 def test_an_announced_size_the_header_does_not_add_up_to_is_refused(fake_hub, tmp_path):
     folder = _publish(fake_hub, tmp_path)
     size = (folder / "model.safetensors").stat().st_size
