@@ -33,6 +33,7 @@ import torch
 from safetensors.torch import load_file
 
 import ganzoo
+from ganzoo.card_text import public_command
 from ganzoo.catalog import CATALOG_FILE, PRETRAINED_DIR
 from ganzoo.data import ImageDataset, iterate_batches, load_dataset
 from ganzoo.hub import (
@@ -180,7 +181,7 @@ def main() -> None:
         "description": args.description,
         "bundled": True,
         "metrics": metrics,
-        "command": summary["command"],
+        "command": public_command(summary["command"]),  # as the card shows it
     }
     catalog["models"] = [m for m in catalog["models"] if m["name"] != args.name] + [entry]
     catalog["models"].sort(key=lambda m: m["name"])

@@ -17,6 +17,12 @@ part of the Hub's protocol that the real `huggingface_hub` client uses to downlo
 No Xet headers (``X-Xet-Hash``, ``Link: rel="xet-auth"``) are ever sent, so the client always
 falls back to plain HTTP downloads, and there are no redirects.
 
+For the failure paths, `FakeHub.announce` makes a file's answers carry ``X-Linked-Size`` (the
+size the real Hub announces for an LFS file) without serving that many bytes, and
+`FakeHub.refuse` makes every request, ``POST`` ones (``create_repo``, uploads) included, answer
+one HTTP error status. ``POST`` is otherwise answered 405: the fake Hub takes no uploads.
+`FakeHub.request_headers` keeps the headers of every request (``Authorization``, ``Range``).
+
 The `fake_hub` pytest fixture starts one `FakeHub` per test and points the environment *and* the
 already-imported ``huggingface_hub.constants`` at it, so that even a call that forgets
 ``endpoint=`` never reaches the internet.
@@ -148,11 +154,19 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._handle(send_body=True)
 
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)  # read the body so the client is not reset mid-send
+        self._handle(send_body=True)
+
     def log_message(self, format: str, *args: Any) -> None:
         """Keep the test output clean: no access log on stderr."""
 
     def _handle(self, send_body: bool) -> None:
-        response = self.server.hub._answer(self.command, self.path, self.headers.get("Range"))
+        response = self.server.hub._answer(
+            self.command, self.path, self.headers.get("Range"), dict(self.headers.items())
+        )
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
@@ -168,7 +182,8 @@ class FakeHub:
 
     Serves in-memory snapshots of folders registered with `add_repo` on ``127.0.0.1`` (random
     port) from a daemon thread, and records every request it receives in `requests` as a
-    ``(method, path)`` tuple, the path as sent (percent-encoded, without the query string).
+    ``(method, path)`` tuple, the path as sent (percent-encoded, without the query string), and
+    their headers in `request_headers` (same order).
 
     Use it through the `fake_hub` fixture, or standalone as a context manager::
 
@@ -187,6 +202,12 @@ class FakeHub:
         self._lock = threading.Lock()
         self._repos: dict[tuple[str, str], _Repo] = {}
         self.requests: list[tuple[str, str]] = []
+        self.request_headers: list[dict[str, str]] = []
+        self._announced: dict[tuple[str, str, str], int] = {}
+        self._refusal: _Response | None = None
+        #: Set to False to answer ``Range`` requests with the whole file (``200``), as
+        #: servers that do not support ranges do.
+        self.serve_ranges = True
         self._owned_cache_dir = cache_dir is None
         if cache_dir is None:
             cache_dir = tempfile.mkdtemp(prefix="fake-hf-hub-cache-")
@@ -254,6 +275,23 @@ class FakeHub:
             repo.commits[commit.sha] = commit
         return commit.sha
 
+    def announce(self, repo_id: str, filename: str, size: int, *, repo_type: str = "model") -> None:
+        """Announce ``filename`` of ``repo_id`` as ``size`` bytes (``X-Linked-Size``, as the Hub
+        does for LFS files), whatever the file holds; its body is served unchanged."""
+        with self._lock:
+            self._announced[(repo_type, repo_id, filename)] = size
+
+    def refuse(
+        self, status: int | None, message: str = "refused by the fake Hub", code: str | None = None
+    ) -> None:
+        """Answer every request from now on with HTTP ``status`` (``None`` stops refusing).
+
+        The answer carries ``X-Error-Message: message`` (and ``X-Error-Code: code`` if given),
+        as the Hub's refusals do.
+        """
+        with self._lock:
+            self._refusal = None if status is None else _error(code, message, status)
+
     def close(self) -> None:
         """Stop the server (idempotent); removes `cache_dir` if the hub created it."""
         if self._closed:
@@ -276,10 +314,22 @@ class FakeHub:
 
     # -- request handling (runs on the server's threads) ------------------------------------
 
-    def _answer(self, method: str, target: str, range_header: str | None) -> _Response:
+    def _answer(
+        self,
+        method: str,
+        target: str,
+        range_header: str | None,
+        headers: dict[str, str] | None = None,
+    ) -> _Response:
         split = urlsplit(target)
         with self._lock:
             self.requests.append((method, split.path))
+            self.request_headers.append(headers or {})
+            refusal = self._refusal
+        if refusal is not None:
+            return refusal
+        if method == "POST":
+            return _error(None, "The fake Hub takes no uploads.", 405)
         segments = split.path.strip("/").split("/")  # still percent-encoded
         if segments[0] == "api":
             return self._answer_api(segments[1:], parse_qs(split.query))
@@ -320,7 +370,12 @@ class FakeHub:
             "ETag": f'"{commit.etags[filename]}"',
             "X-Repo-Commit": commit.sha,
         }
-        span = _parse_range(range_header, len(data)) if range_header else None
+        with self._lock:
+            announced = self._announced.get((repo_type, repo_id, filename))
+        if announced is not None:
+            headers["X-Linked-Size"] = str(announced)
+        serve = range_header and self.serve_ranges
+        span = _parse_range(range_header, len(data)) if serve else None
         if span == _UNSATISFIABLE:
             headers["Content-Range"] = f"bytes */{len(data)}"
             return _Response(416, headers)

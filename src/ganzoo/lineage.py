@@ -16,6 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ganzoo.card_text import md_cell
 from ganzoo.errors import GanzooError
 
 #: The key of ``config.json`` that holds the lineage.
@@ -128,24 +129,16 @@ def table_rows(lineage: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
         rows.append(
             {
                 "leg": str(i),
-                "init_from": _cell(leg.get("init_from") or "scratch"),
+                "init_from": md_cell(leg.get("init_from") or "scratch"),
                 "steps": f"{steps:,}",
                 "total_steps": f"{cumulative:,}",
                 "total_hours": f"{seconds / 3600:.2f}",
-                "device": _cell(leg.get("device") or ""),
-                "metrics": _cell(", ".join(f"{k} {_short(v)}" for k, v in metrics.items())),
-                "command": _cell(leg.get("command") or ""),
+                "device": md_cell(leg.get("device") or ""),
+                "metrics": md_cell(", ".join(f"{k} {_short(v)}" for k, v in metrics.items())),
+                "command": md_cell(leg.get("command") or ""),
             }
         )
     return rows
-
-
-def _cell(value: Any) -> str:
-    """Text that stays inside one Markdown table cell and renders as text, not HTML."""
-    text = " ".join(str(value).split())
-    for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "'")):
-        text = text.replace(raw, safe)
-    return text
 
 
 def _short(value: Any) -> str:

@@ -10,28 +10,43 @@ was imported).
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ganzoo.catalog import get_pretrained_info, load_catalog
-from ganzoo.errors import GanzooError, did_you_mean, exception_chain
+from ganzoo.errors import GanzooError, did_you_mean
 from ganzoo.hub.folder import CONFIG_NAME, WEIGHTS_NAME, load_folder
+from ganzoo.hub.network import (
+    DEFAULT_TIMEOUT,
+    http_refusal,
+    hub_name,
+    hub_timeout,
+    mask_credentials,
+    network_error,
+)
 
 if TYPE_CHECKING:
     import torch
 
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_REPO_ID_LENGTH",
+    "from_pretrained",
+    "hub_timeout",
+    "network_error",
+    "resolve",
+    "validate_repo_id",
+]
+
 #: Longest repo id the Hub accepts.
 MAX_REPO_ID_LENGTH = 96
-#: Seconds to wait for the Hub's first answer when ``HF_HUB_ETAG_TIMEOUT`` is not set.
-DEFAULT_TIMEOUT = 10.0
 _REPO_PART = re.compile(r"[A-Za-z0-9_.\-]+")
 _TRUE = {"1", "true", "yes", "on"}
 
 
-# ---------------------------------------------------------------------------- repo ids, network
+# ---------------------------------------------------------------------------- repo ids
 def validate_repo_id(repo_id: str) -> str:
     """Check a Hub repo id the way the Hub does, before any request.
 
@@ -65,63 +80,20 @@ def validate_repo_id(repo_id: str) -> str:
     raise GanzooError(f"invalid Hub repo id '{shown}': {reason} (e.g. me/my-sgan)")
 
 
-def hub_timeout() -> float:
-    """Seconds to wait for the Hub's answer: ``HF_HUB_ETAG_TIMEOUT`` if set, else 10.
-
-    Read at each call (huggingface_hub reads it once, at import).
-    """
-    text = os.environ.get("HF_HUB_ETAG_TIMEOUT", "").strip()
-    try:
-        value = float(text) if text else DEFAULT_TIMEOUT
-    except ValueError:
-        raise GanzooError(
-            f"HF_HUB_ETAG_TIMEOUT must be a number of seconds, got '{text}'"
-        ) from None
-    if not (value > 0 and math.isfinite(value)):
-        raise GanzooError(f"HF_HUB_ETAG_TIMEOUT must be a positive number of seconds, got {text}")
-    return value
-
-
-def network_error(exc: BaseException, where: str) -> str | None:
-    """A one-line description of a network failure, or ``None`` if ``exc`` is not one.
-
-    Tells apart a server error (HTTP 5xx), an answer that is not the Hub's (an HTML
-    portal or proxy page), a timeout and an unreachable endpoint, whatever HTTP library
-    the installed huggingface_hub uses.
-    """
-    for err in exception_chain(exc):
-        response = getattr(err, "response", None)
-        status = getattr(response, "status_code", None)
-        if isinstance(status, int) and status >= 500:
-            return f"{where} answered with a server error (HTTP {status}); try again later"
-        names = {cls.__name__ for cls in type(err).__mro__}
-        if "FileMetadataError" in names:
-            return (
-                f"{where} does not answer like a Hugging Face Hub (no X-Repo-Commit header: "
-                "a login portal, a proxy page or a wrong HF_ENDPOINT?)"
-            )
-        if any("Timeout" in name for name in names):
-            return (
-                f"{where} did not answer within {hub_timeout():g} s (timed out); check the "
-                "connection or HF_ENDPOINT, or raise HF_HUB_ETAG_TIMEOUT"
-            )
-        if names & {"ConnectError", "ConnectionError", "NetworkError", "ProxyError"} or (
-            isinstance(err, OSError) and not isinstance(err, FileNotFoundError)
-        ):
-            return (
-                f"{where} could not be reached (connection failed); "
-                "check the connection or HF_ENDPOINT"
-            )
-    return None
-
-
 # ---------------------------------------------------------------------------- resolution
-def _where() -> str:
-    """The Hub named in messages: ``HF_ENDPOINT`` if set."""
-    return os.environ.get("HF_ENDPOINT") or "the Hugging Face Hub"
+def _hub_download(repo_id: str, **options: Any) -> Path:
+    """Download a Hub repo's checkpoint into the cache (see :func:`_download_checkpoint`).
+
+    Every refusal is one line, with any credentials written into ``HF_ENDPOINT``
+    masked (:func:`ganzoo.hub.network.mask_credentials`).
+    """
+    try:
+        return _download_checkpoint(repo_id, **options)
+    except GanzooError as exc:
+        raise GanzooError(mask_credentials(str(exc))) from None
 
 
-def _hub_download(
+def _download_checkpoint(
     repo_id: str,
     *,
     revision: str | None,
@@ -133,30 +105,39 @@ def _hub_download(
 ) -> Path:
     """Download a Hub repo's config and weights (and ``extra_files`` it has) into the cache.
 
+    Online, the weights are looked at before they are taken
+    (:func:`ganzoo.hub.preflight.check_before_download`: announced size, header against
+    the architecture) unless the cache already holds them for the repo's current commit.
+
     Returns:
         The snapshot folder that holds them.
 
     Raises:
         GanzooError: one line for a refused id, a missing repo, revision or file, an
-            offline cache miss or a Hub that cannot be reached or answers wrongly.
+            offline cache miss, weights too large or not fitting their config, a refusal
+            by the Hub (HTTP 4xx) or a Hub that cannot be reached or answers wrongly.
 
     """
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
     from huggingface_hub.errors import (
         EntryNotFoundError,
-        HfHubHTTPError,
+        FileMetadataError,
         LocalEntryNotFoundError,
         RepositoryNotFoundError,
         RevisionNotFoundError,
     )
 
+    from ganzoo.hub import preflight
+
     validate_repo_id(repo_id)
     endpoint = os.environ.get("HF_ENDPOINT") or None
     offline = local_files_only or os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE
     cache_dir = cache_dir or os.environ.get("HF_HUB_CACHE") or None
-    where = _where()
+    where = hub_name()
     rev = revision or "main"
+    shown = f"'{repo_id}' (revision '{rev}')"
     timeout = hub_timeout()
+    commit = None
 
     def download(filename: str, cache_only: bool) -> str:
         return hf_hub_download(
@@ -188,7 +169,11 @@ def _hub_download(
             # foreign endpoint is told at once, and the cache still serves what it holds.
             try:
                 url = hf_hub_url(repo_id, CONFIG_NAME, revision=revision, endpoint=endpoint)
-                get_hf_file_metadata(url, token=token, timeout=timeout, library_name="ganzoo")
+                found = get_hf_file_metadata(
+                    url, token=token, timeout=timeout, library_name="ganzoo"
+                )
+                if not found.commit_hash:  # an answer, but not the Hub's (a portal page)
+                    raise FileMetadataError(f"{url} answered without X-Repo-Commit")
             except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError):
                 raise
             except Exception as exc:
@@ -197,59 +182,109 @@ def _hub_download(
                     raise
                 cached = None if force_download else from_cache()
                 if cached is None:
-                    raise GanzooError(
-                        f"'{repo_id}' (revision '{rev}') is not in the Hub cache and {problem}"
-                    ) from None
+                    raise GanzooError(f"{shown} is not in the Hub cache and {problem}") from None
                 paths = cached
             else:
-                paths = {}
-                for filename in (CONFIG_NAME, WEIGHTS_NAME):
-                    paths[filename] = download(filename, False)
+                filename, commit = WEIGHTS_NAME, found.commit_hash
+                if force_download or not _cached(repo_id, commit, cache_dir):
+                    preflight.check_before_download(
+                        repo_id,
+                        revision=commit or revision,
+                        shown=shown,
+                        endpoint=endpoint,
+                        token=token,
+                        timeout=timeout,
+                        config_size=found.size,
+                    )
+                paths = {name: download(name, False) for name in (CONFIG_NAME, WEIGHTS_NAME)}
     except GanzooError:
         raise
-    except RevisionNotFoundError:
-        raise GanzooError(
-            f"Hub repo '{repo_id}' has no revision '{rev}'; use an existing branch, tag or commit"
-        ) from None
-    except RepositoryNotFoundError:
-        raise GanzooError(
-            f"no model repo '{repo_id}' on {where} (check the id; for a private repo "
-            "log in with `hf auth login` or pass token=)"
-        ) from None
-    except LocalEntryNotFoundError as exc:
-        problem = None if offline else network_error(exc, where)
-        raise GanzooError(
-            f"'{repo_id}' (revision '{rev}') is not in the Hub cache and "
-            + (
-                "offline mode is on (unset HF_HUB_OFFLINE to download it)"
-                if offline
-                else problem or f"{where} could not be reached; check the connection or HF_ENDPOINT"
-            )
-        ) from None
-    except EntryNotFoundError:
-        raise GanzooError(
-            f"Hub repo '{repo_id}' has no {filename} at revision '{rev}': not a ganzoo checkpoint"
-        ) from None
     except Exception as exc:
-        problem = network_error(exc, where)
-        if problem is not None:
-            raise GanzooError(f"download of '{repo_id}' failed: {problem}") from None
-        if isinstance(exc, HfHubHTTPError):
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise GanzooError(f"download of '{repo_id}' failed: {first}") from None
-        raise
+        raise GanzooError(_failure(exc, repo_id, rev, filename, offline)) from None
     folder = Path(paths[CONFIG_NAME]).parent
     if Path(paths[WEIGHTS_NAME]).parent != folder:  # pragma: no cover - hub layout invariant
         raise GanzooError(f"downloaded files of '{repo_id}' are not in one snapshot folder")
     for name in extra_files:  # optional: a repo, cache or network without one is no error
         try:
+            if not offline:
+                preflight.check_extra_size(
+                    repo_id,
+                    name,
+                    revision=commit or revision,
+                    shown=shown,
+                    endpoint=endpoint,
+                    token=token,
+                    timeout=timeout,
+                )
             download(name, offline)
+        except GanzooError:
+            raise
         except (EntryNotFoundError, LocalEntryNotFoundError):
             continue
         except Exception as exc:
             if network_error(exc, where) is None:
-                raise
+                raise GanzooError(_failure(exc, repo_id, rev, name, offline)) from None
     return folder
+
+
+def _cached(repo_id: str, commit: str | None, cache_dir: str | Path | None) -> bool:
+    """Whether the Hub cache holds ``model.safetensors`` of ``repo_id`` at ``commit``."""
+    from huggingface_hub import try_to_load_from_cache
+
+    if not commit:
+        return False
+    found = try_to_load_from_cache(repo_id, WEIGHTS_NAME, cache_dir=cache_dir, revision=commit)
+    return isinstance(found, str)
+
+
+def _failure(exc: Exception, repo_id: str, rev: str, filename: str, offline: bool) -> str:
+    """The one line that reports a failed download of ``repo_id`` at revision ``rev``.
+
+    Raises:
+        Exception: ``exc`` itself, if it is no failure of the Hub or the network.
+
+    """
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    where = hub_name()
+    shown = f"'{repo_id}' (revision '{rev}')"
+    if isinstance(exc, RevisionNotFoundError):
+        return (
+            f"Hub repo '{repo_id}' has no revision '{rev}'; use an existing branch, tag or commit"
+        )
+    if isinstance(exc, RepositoryNotFoundError) and not isinstance(exc, GatedRepoError):
+        return (
+            f"no model repo '{repo_id}' on {where} (check the id; for a private repo "
+            "log in with `hf auth login` or pass token=)"
+        )
+    if isinstance(exc, LocalEntryNotFoundError):
+        problem = None if offline else network_error(exc, where)
+        return f"{shown} is not in the Hub cache and " + (
+            "offline mode is on (unset HF_HUB_OFFLINE to download it)"
+            if offline
+            else problem or f"{where} could not be reached; check the connection or HF_ENDPOINT"
+        )
+    if isinstance(exc, EntryNotFoundError):
+        return (
+            f"Hub repo '{repo_id}' has no {filename} at revision '{rev}': not a ganzoo checkpoint"
+        )
+    problem = network_error(exc, where)
+    if problem is not None:
+        return f"download of '{repo_id}' failed: {problem}"
+    refused = http_refusal(exc, where, f"the download of '{repo_id}'")
+    if refused is not None:
+        return refused
+    if isinstance(exc, HfHubHTTPError):
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"download of '{repo_id}' failed: {first}"
+    raise exc
 
 
 def _looks_like_repo_id(text: str) -> bool:

@@ -59,32 +59,68 @@ def read_hub_config(folder: str | Path) -> dict[str, Any]:
         raise GanzooError(
             f"{path} is {size} bytes; a ganzoo config is a few KB: not a ganzoo checkpoint"
         )
+    return parse_hub_config(path.read_bytes(), str(path))
+
+
+def parse_hub_config(raw: bytes, where: str) -> dict[str, Any]:
+    """Check the shape of a ``config.json``'s content (``where`` names it in errors).
+
+    Raises:
+        GanzooError: if it is not JSON (or nested absurdly deep) or not a ganzoo config.
+
+    """
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        config = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise GanzooError(f"{path} is not valid JSON ({exc}); re-save the checkpoint") from None
+        raise GanzooError(f"{where} is not valid JSON ({exc}); re-save the checkpoint") from None
     except RecursionError:
-        raise GanzooError(f"{path} is nested too deeply to be a ganzoo config") from None
+        raise GanzooError(f"{where} is nested too deeply to be a ganzoo config") from None
     if not isinstance(config, dict) or "architecture" not in config or "config" not in config:
         raise GanzooError(
-            f"{path} is not a ganzoo config (it needs 'architecture' and 'config' keys); "
+            f"{where} is not a ganzoo config (it needs 'architecture' and 'config' keys); "
             "re-save the model with model.save_pretrained(folder)"
         )
     if not isinstance(config["architecture"], str):
         raise GanzooError(
-            f"{path}: 'architecture' must be a name (a string), got "
+            f"{where}: 'architecture' must be a name (a string), got "
             f"{type(config['architecture']).__name__}"
         )
     if not isinstance(config["config"], dict):
         got = "null" if config["config"] is None else type(config["config"]).__name__
         raise GanzooError(
-            f"{path}: 'config' must be an object of the architecture's fields, got {got}; "
+            f"{where}: 'config' must be an object of the architecture's fields, got {got}; "
             "re-save the model with model.save_pretrained(folder)"
         )
     return config
 
 
-def _build(architecture: str, config: dict[str, Any], where: Path, meta: bool) -> nn.Module:
+def check_config_fits(
+    hub_config: Mapping[str, Any],
+    header: Mapping[str, tuple[tuple[int, ...], str]],
+    where: str | Path,
+    source: str,
+) -> None:
+    """Compare a weights header with the model a checked ``config.json`` describes.
+
+    The model is built on the ``meta`` device (no memory), so a config that asks for
+    a far larger model than the header describes is refused without allocating it.
+
+    Args:
+        hub_config: what :func:`parse_hub_config` returned.
+        header: ``{name: (shape, dtype)}`` of the weights file.
+        where: the config file, named in errors about its values.
+        source: the checkpoint, named in errors about the tensors.
+
+    Raises:
+        GanzooError: for a config value of the wrong type or range, or tensors that do
+            not fit (:func:`ganzoo.hub.weights.check_weights_fit`).
+
+    """
+    skeleton = _build(hub_config["architecture"], hub_config["config"], where, meta=True)
+    check_weights_fit(skeleton.state_dict(), header, source)
+
+
+def _build(architecture: str, config: dict[str, Any], where: str | Path, meta: bool) -> nn.Module:
     """Build the model (on the ``meta`` device if ``meta``); a refusal names ``where``."""
     import torch
 
@@ -128,13 +164,9 @@ def load_folder(
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():
         raise GanzooError(f"{folder} has no {WEIGHTS_NAME}; re-save the checkpoint")
-    header = read_weights_header(weights)
     config_path = folder / CONFIG_NAME
-    arch, config = hub_config["architecture"], hub_config["config"]
-    skeleton = _build(arch, config, config_path, meta=True)
-    check_weights_fit(skeleton.state_dict(), header, source)
-    del skeleton
-    model = _build(arch, config, config_path, meta=False)
+    check_config_fits(hub_config, read_weights_header(weights), config_path, source)
+    model = _build(hub_config["architecture"], hub_config["config"], config_path, meta=False)
     load_weights_strict(model, weights, source)
     if hasattr(model, "lineage"):
         from ganzoo.lineage import LINEAGE_KEY, check_lineage
@@ -146,15 +178,31 @@ def load_folder(
 
 
 def write_checkpoint(
-    model: nn.Module, folder: str | Path, dtype: torch.dtype | None = None
+    model: nn.Module,
+    folder: str | Path,
+    dtype: torch.dtype | None = None,
+    *,
+    public: bool = True,
 ) -> Path:
-    """Write ``model.safetensors`` and ``config.json`` (``model.hub_config()``) into ``folder``."""
+    """Write ``model.safetensors`` and ``config.json`` (``model.hub_config()``) into ``folder``.
+
+    Args:
+        model: the model.
+        folder: destination (created).
+        dtype: cast floating-point weights to it (e.g. ``torch.float16`` to ship).
+        public: a folder to share: absolute local paths (a ``folder:`` data set, the
+            lineage's commands and ``--init-from`` folders) are cut to their last
+            component (:func:`ganzoo.card_text.public_config`). ``False`` keeps them, for
+            a run's own resumable checkpoint.
+
+    """
+    from ganzoo.card_text import public_config
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     save_weights(model.state_dict(), folder / WEIGHTS_NAME, dtype=dtype)
-    atomic.write_text(
-        folder / CONFIG_NAME, json.dumps(model.hub_config(), indent=2, sort_keys=True) + "\n"
-    )
+    config = public_config(model.hub_config()) if public else model.hub_config()
+    atomic.write_text(folder / CONFIG_NAME, json.dumps(config, indent=2, sort_keys=True) + "\n")
     return folder
 
 

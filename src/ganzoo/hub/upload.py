@@ -7,13 +7,14 @@ never published. ``huggingface_hub`` is imported when :func:`push` is called.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from ganzoo.errors import GanzooError
-from ganzoo.hub.download import _where, network_error, validate_repo_id
+from ganzoo.hub.download import validate_repo_id
 from ganzoo.hub.folder import (
     CARD_NAME,
     CONFIG_NAME,
@@ -22,6 +23,8 @@ from ganzoo.hub.folder import (
     load_folder,
     read_hub_config,
 )
+from ganzoo.hub.network import http_refusal, hub_name, mask_credentials, network_error
+from ganzoo.io import atomic
 
 #: What ``push`` uploads: these files and ``*.png`` pictures, at the folder's top level only.
 UPLOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, ONLINE_WEIGHTS_NAME)
@@ -72,7 +75,9 @@ def push(
 
     Only the files :func:`upload_files` allows are sent: they are staged in a
     temporary folder, the staged checkpoint is loaded (config checks, strict weights),
-    so a broken checkpoint is never published, and that staged folder is uploaded.
+    so a broken checkpoint is never published, its ``config.json`` loses absolute local
+    paths (a folder written by an older version may hold them), and that staged folder
+    is uploaded.
 
     Returns:
         The URL of the commit.
@@ -90,12 +95,13 @@ def push(
         raise GanzooError(f"{folder} is not a folder; pass a checkpoint folder to push")
     read_hub_config(folder)  # the clearest error for a folder that is no checkpoint
     files = upload_files(folder)
-    where = _where()
+    where = hub_name()
     with tempfile.TemporaryDirectory(prefix="ganzoo-push-") as tmp:
         staged = Path(tmp)
         for name, source in files.items():
             shutil.copyfile(source, staged / name)
         load_folder(staged, source=str(folder))
+        _share_config(staged)
         api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token)
         try:
             api.create_repo(repo_id, private=private, exist_ok=True)
@@ -108,13 +114,37 @@ def push(
                 ignore_patterns=["checkpoint/**", "checkpoint.old/**", ".*", "best/**"],
             )
         except Exception as exc:
-            problem = network_error(exc, where)
-            if problem is None:
-                from huggingface_hub.errors import HfHubHTTPError
-
-                if not isinstance(exc, HfHubHTTPError):
-                    raise
-                text = str(exc).strip()
-                problem = text.splitlines()[0] if text else type(exc).__name__
-            raise GanzooError(f"push to '{repo_id}' failed: {problem}") from None
+            raise GanzooError(mask_credentials(_failure(exc, repo_id, where))) from None
     return str(getattr(info, "commit_url", info))
+
+
+def _share_config(folder: Path) -> None:
+    """Cut absolute local paths from ``folder``'s ``config.json`` (see ``public_config``)."""
+    from ganzoo.card_text import public_config
+
+    config = read_hub_config(folder)
+    public = public_config(config)
+    if public != config:
+        text = json.dumps(public, indent=2, sort_keys=True) + "\n"
+        atomic.write_text(folder / CONFIG_NAME, text)
+
+
+def _failure(exc: Exception, repo_id: str, where: str) -> str:
+    """The one line that reports a failed push to ``repo_id``: unreachable, refused, failed.
+
+    Raises:
+        Exception: ``exc`` itself, if it is no failure of the Hub or the network.
+
+    """
+    from huggingface_hub.errors import HfHubHTTPError
+
+    problem = network_error(exc, where)
+    if problem is not None:
+        return f"push to '{repo_id}' failed: {problem}"
+    refused = http_refusal(exc, where, f"the push to '{repo_id}'")
+    if refused is not None:
+        return refused
+    if not isinstance(exc, HfHubHTTPError):
+        raise exc
+    text = str(exc).strip()
+    return f"push to '{repo_id}' failed: " + (text.splitlines()[0] if text else type(exc).__name__)

@@ -8,6 +8,8 @@ called, not with this module.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +23,16 @@ if TYPE_CHECKING:
     from torch import nn
 
 _FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
+#: Bytes per element of each safetensors dtype.
+_DTYPE_BYTES = {
+    **{name: 8 for name in ("F64", "I64", "U64")},
+    **{name: 4 for name in ("F32", "I32", "U32")},
+    **{name: 2 for name in ("F16", "BF16", "I16", "U16")},
+    **{name: 1 for name in ("I8", "U8", "BOOL", "F8_E4M3", "F8_E5M2")},
+}
+#: Largest safetensors header read from a Hub repo before its weights are downloaded
+#: (a ganzoo model's is under 16 KB; the length comes first, in 8 bytes, and is checked).
+MAX_HEADER_BYTES = 1 << 20
 
 
 def save_weights(
@@ -67,6 +79,81 @@ def read_weights_header(path: str | Path) -> dict[str, tuple[tuple[int, ...], st
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GanzooError(f"cannot read weights {path}: {first}; re-save the checkpoint") from None
+
+
+def header_length(prefix: bytes, source: str) -> int:
+    """The header length a safetensors file's first 8 bytes announce (little-endian).
+
+    Raises:
+        GanzooError: for fewer than 8 bytes, an empty header or one over
+            :data:`MAX_HEADER_BYTES`.
+
+    """
+    if len(prefix) < 8:
+        raise GanzooError(f"weights of '{source}' are not a safetensors file (under 8 bytes)")
+    length = int.from_bytes(prefix[:8], "little")
+    if not 2 <= length <= MAX_HEADER_BYTES:
+        raise GanzooError(
+            f"weights of '{source}' announce a safetensors header of {length} bytes "
+            f"(a ganzoo header is a few KB, at most {MAX_HEADER_BYTES}): not a ganzoo checkpoint"
+        )
+    return length
+
+
+def parse_weights_header(
+    raw: bytes, source: str
+) -> tuple[dict[str, tuple[tuple[int, ...], str]], int]:
+    """Read a safetensors header from its bytes (the JSON after the 8-byte length).
+
+    Each tensor's dtype, shape and byte span are checked against each other, so the
+    header says exactly how large the file is: ``8 + len(raw) + data bytes``.
+
+    Returns:
+        ``({name: (shape, dtype)}, data bytes)``.
+
+    Raises:
+        GanzooError: naming the first entry that is not a tensor's description.
+
+    """
+
+    def bad(reason: str) -> GanzooError:
+        return GanzooError(
+            f"weights of '{source}' have a damaged safetensors header ({reason}); "
+            "not a ganzoo checkpoint"
+        )
+
+    try:
+        entries = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise bad("not JSON") from None
+    if not isinstance(entries, dict):
+        raise bad("not an object")
+    header: dict[str, tuple[tuple[int, ...], str]] = {}
+    end = 0
+    for name, entry in entries.items():
+        if name == "__metadata__":
+            continue
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        if not isinstance(entry, dict):
+            raise bad(f"entry '{shown}' is not an object")
+        dtype, shape, span = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+        if dtype not in _DTYPE_BYTES:
+            raise bad(f"tensor '{shown}' has dtype {str(dtype)[:20]!r}")
+        ints = (list, tuple)
+        if not isinstance(shape, ints) or not all(_count(x) for x in shape):
+            raise bad(f"tensor '{shown}' has no list of sizes as its shape")
+        if not isinstance(span, ints) or len(span) != 2 or not all(_count(x) for x in span):
+            raise bad(f"tensor '{shown}' has no [begin, end] byte offsets")
+        if span[1] - span[0] != math.prod(shape) * _DTYPE_BYTES[dtype]:
+            raise bad(f"tensor '{shown}' spans {span[1] - span[0]} bytes, not its shape's")
+        header[name] = (tuple(shape), dtype)
+        end = max(end, span[1])
+    return header, end
+
+
+def _count(value: object) -> bool:
+    """Whether ``value`` is a non-negative integer (not a boolean)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _shown(keys: list[str]) -> str:

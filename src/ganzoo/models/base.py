@@ -134,8 +134,13 @@ class ZooModel(
             reconstructions (str): file name of a picture of inputs above their
                 reconstructions (and code maps) in the same folder.
             model_name (str): the title.
+            model_id (str): the name the card's usage snippets load.
+
+        Everything users choose (data set names, commands, metric names, lineage) is
+        escaped for Markdown and loses absolute local paths (:mod:`ganzoo.card_text`).
 
         """
+        from ganzoo.card_text import card_fields, plain_name, public_lineage
         from ganzoo.lineage import table_rows, total_steps
 
         metrics: dict[str, Any] = kwargs.pop("metrics", None) or {}
@@ -144,28 +149,32 @@ class ZooModel(
         info = self._hub_mixin_info
         card_data = ModelCardData(**info.model_card_data.to_dict())
         card_data.tags = sorted(set((card_data.tags or []) + [self.architecture]))
-        if contract.get("dataset"):
+        if plain_name(contract.get("dataset")):  # a data set's name, not a folder: or a path
             card_data.datasets = [contract["dataset"]]
-        if metrics:
-            card_data.metrics = sorted(metrics)
+        if any(plain_name(name) for name in metrics):
+            card_data.metrics = sorted(name for name in metrics if plain_name(name))
+        fields = card_fields(
+            contract=contract,
+            metrics=metrics,
+            command=kwargs.pop("command", None),
+            training=kwargs.pop("training", None) or {},
+            model_name=kwargs.pop("model_name", None) or self.architecture,
+            model_id=kwargs.pop("model_id", None),
+        )
         return ModelCard.from_template(
             card_data=card_data,
             template_str=info.model_card_template,
-            model_name=kwargs.pop("model_name", None) or self.architecture,
             architecture=self.architecture,
             description=(type(self).__doc__ or "").strip().split("\n\n")[0].replace("\n", " "),
             papers=list(self.papers),
-            metrics=metrics,
-            contract=contract,
-            command=kwargs.pop("command", None),
-            training=kwargs.pop("training", None) or {},
             samples=kwargs.pop("samples", None),
             reconstructions=kwargs.pop("reconstructions", None),
-            lineage=table_rows(lineage),
+            lineage=table_rows(public_lineage(lineage)),
             lineage_steps=f"{total_steps(lineage):,}",
             repo_url=info.repo_url,
             docs_url=info.docs_url,
             version=__version__,
+            **fields,
             **kwargs,
         )
 

@@ -30,6 +30,7 @@ TrainerLike = Any
 def training_facts(trainer: TrainerLike) -> dict[str, Any]:
     """What the model card's Training section says about ``trainer``'s run."""
     return {
+        "data": data_fact(trainer.data),
         "steps": trainer.step,
         "seed": trainer.config.seed,
         "device": str(trainer.device),
@@ -39,6 +40,22 @@ def training_facts(trainer: TrainerLike) -> dict[str, Any]:
 
 #: The files of an export that one export may leave out (removed from the folder then).
 EXPORT_OPTIONAL = (ONLINE_WEIGHTS_NAME, "samples.png")
+
+
+def data_fact(data: Any) -> str:
+    """The training data as a card says it: its name (no local path), size and fingerprint.
+
+    ``"folder:cats, 16 images, fingerprint 0123456789abcdef (labels fedcba9876543210)"``:
+    the hashes of :func:`ganzoo.train.run_folder.dataset_fingerprint`, which a resume
+    also checks.
+    """
+    from ganzoo.card_text import public_path
+    from ganzoo.train.run_folder import dataset_fingerprint
+
+    record = dataset_fingerprint(data)
+    text = f"{public_path(str(record['name']))}, {record['size']} images, "
+    text += f"fingerprint {record['images']}"
+    return text + (f" (labels {record['labels']})" if "labels" in record else "")
 
 
 def export_trainer(

@@ -370,7 +370,7 @@ class RunFolder:
         from ganzoo.hub import save_weights, write_checkpoint
 
         def write(tmp: Path) -> None:
-            write_checkpoint(model, tmp)
+            write_checkpoint(model, tmp, public=False)  # a resume reads its data paths
             if ema_state is not None:
                 save_weights(ema_state, tmp / ckpt.EMA_NAME)
             ckpt.save_json(tmp / ckpt.TRAIN_CONFIG_NAME, dict(train_config))
