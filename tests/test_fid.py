@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
-from torch import nn
 from typer.testing import CliRunner
 
 from ganzoo import create_model
@@ -32,34 +31,16 @@ from ganzoo.metrics.fid import (
     kernel_distance,
     parse_metrics,
 )
+from tiny import CountingConv
 
 runner = CliRunner()
-DIMS = 12
-
-
-class RandomConv(nn.Module):
-    """A fixed random conv net: uint8 (N, 3, H, W) -> (N, 12). Counts the images it embeds."""
-
-    calls: list[int] = []
-
-    def __init__(self):
-        super().__init__()
-        generator = torch.Generator().manual_seed(0)
-        self.conv = nn.Conv2d(3, 3, 3, stride=2)
-        with torch.no_grad():
-            self.conv.weight.copy_(torch.randn(self.conv.weight.shape, generator=generator))
-            self.conv.bias.copy_(torch.randn(3, generator=generator))
-
-    def forward(self, images):
-        RandomConv.calls.append(len(images))
-        x = torch.relu(self.conv(images.float() / 255.0))
-        return nn.functional.adaptive_avg_pool2d(x, 2).flatten(1)
+DIMS = CountingConv.dims
 
 
 @pytest.fixture
 def tiny_feature():
-    RandomConv.calls = []
-    register_feature("tiny-conv", RandomConv, dims=DIMS, description="test net", replace=True)
+    CountingConv.calls = []
+    register_feature("tiny-conv", CountingConv, dims=DIMS, description="test net", replace=True)
     yield "tiny-conv"
     unregister_feature("tiny-conv")
 
@@ -95,7 +76,7 @@ def reference_kid(x, y):
 
 def embedded(images):
     with torch.no_grad():
-        return RandomConv()(images)
+        return CountingConv()(images)
 
 
 # ------------------------------------------------------------------------------- the numbers
@@ -157,14 +138,14 @@ def test_feature_table_registers_refuses_duplicates_and_suggests_names(tiny_feat
     assert {"inception-tf", "pixels8", tiny_feature} <= set(list_features())
     assert get_feature(tiny_feature).dims == DIMS
     with pytest.raises(GanzooError, match="already registered"):
-        register_feature(tiny_feature, RandomConv, dims=DIMS, description="again")
+        register_feature(tiny_feature, CountingConv, dims=DIMS, description="again")
     with pytest.raises(GanzooError, match="did you mean 'tiny-conv'"):
         get_feature("tiny-cnov")
     assert not load_feature(tiny_feature).training
 
 
 def test_a_feature_network_of_the_wrong_width_is_named(tiny_feature):
-    register_feature("liar", RandomConv, dims=7, description="says 7, gives 12")
+    register_feature("liar", CountingConv, dims=7, description="says 7, gives 12")
     try:
         with pytest.raises(GanzooError, match=r"must return \(N, 7\)"):
             real_features(dataset(random_images(4)), "liar", use_cache=False)
@@ -176,11 +157,11 @@ def test_a_feature_network_of_the_wrong_width_is_named(tiny_feature):
 def test_real_features_are_cached_and_reused(tiny_feature, tmp_path):
     data = dataset(random_images(20, seed=9))
     first, info = real_features(data, tiny_feature, cache_dir=tmp_path)
-    assert sum(RandomConv.calls) == 20
+    assert sum(CountingConv.calls) == 20
     assert info["cache"] and (tmp_path / info["cache"].split("/")[-1]).is_file()
-    RandomConv.calls = []
+    CountingConv.calls = []
     again, info_again = real_features(data, tiny_feature, cache_dir=tmp_path)
-    assert RandomConv.calls == []  # not called for the real set the second time
+    assert CountingConv.calls == []  # not called for the real set the second time
     assert torch.equal(first, again) and info_again == info
 
 
@@ -189,10 +170,10 @@ def test_generative_metrics_embed_only_the_generated_images_the_second_time(tiny
     data = dataset(tiny_images_like(model, 24))
     kwargs = dict(feature=tiny_feature, cache_dir=tmp_path, kid_subset_size=10)
     first = generative_metrics(model, data, 16, **kwargs)
-    assert sum(RandomConv.calls) == 24 + 16
-    RandomConv.calls = []
+    assert sum(CountingConv.calls) == 24 + 16
+    CountingConv.calls = []
     second = generative_metrics(model, data, 16, **kwargs)
-    assert sum(RandomConv.calls) == 16
+    assert sum(CountingConv.calls) == 16
     assert second == first
     assert first["protocol"]["real"] == {
         "dataset": "rand",
@@ -221,9 +202,9 @@ def test_changed_images_do_not_reuse_a_stale_cache(tiny_feature, tmp_path):
     first, info = real_features(dataset(images), tiny_feature, cache_dir=tmp_path)
     changed = images.clone()
     changed[0, 0, 0, 0] ^= 0xFF
-    RandomConv.calls = []
+    CountingConv.calls = []
     second, info_changed = real_features(dataset(changed), tiny_feature, cache_dir=tmp_path)
-    assert sum(RandomConv.calls) == 20
+    assert sum(CountingConv.calls) == 20
     assert info_changed["cache"] != info["cache"] and not torch.equal(first, second)
 
 
@@ -239,9 +220,9 @@ def test_a_damaged_or_foreign_cache_file_is_recomputed_and_replaced(tiny_feature
             (tmp_path / other_info["cache"].split("/")[-1]).replace(path)
         else:
             path.write_bytes(hostile)
-        RandomConv.calls = []
+        CountingConv.calls = []
         again, _ = real_features(data, tiny_feature, cache_dir=tmp_path)
-        assert sum(RandomConv.calls) == 20 and torch.equal(again, features)
+        assert sum(CountingConv.calls) == 20 and torch.equal(again, features)
     with np.load(path, allow_pickle=False) as saved:
         assert np.array_equal(saved["features"], features.numpy())
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temporaries left
@@ -285,10 +266,10 @@ def test_missing_torchmetrics_is_one_line_naming_the_extra(monkeypatch, tiny_fea
     with pytest.raises(GanzooError) as caught:
         frechet_distance(torch.zeros(3, 2), torch.ones(3, 2))
     assert str(caught.value) == "FID and KID need torchmetrics: pip install 'ganzoo[metrics]'"
-    RandomConv.calls = []
+    CountingConv.calls = []
     with pytest.raises(GanzooError, match="ganzoo\\[metrics\\]"):
         generative_metrics(create_model("tiny"), dataset(random_images(4)), 4, feature=tiny_feature)
-    assert RandomConv.calls == []  # refused before any slow work
+    assert CountingConv.calls == []  # refused before any slow work
 
 
 def test_missing_fid_helper_is_one_line_naming_the_install_command(monkeypatch):

@@ -32,11 +32,11 @@ from ganzoo.metrics.features import register_feature, unregister_feature
 from ganzoo.metrics.fid import frechet_distance, generative_metrics, kernel_distance
 from ganzoo.sampling import NonFiniteSamples
 from ganzoo.train.export import SUMMARY_NAME
-from tiny import TinyTrainConfig, TinyTrainer, tiny_images
+from tiny import CountingConv, TinyTrainConfig, TinyTrainer, tiny_images
 
 TESTS = Path(__file__).resolve().parent
 SRC = Path(ganzoo.__file__).resolve().parent.parent
-DIMS = 12
+DIMS = CountingConv.dims
 
 
 def _damaged_dcgan():
@@ -69,25 +69,6 @@ def tiny_digits_npz(tmp_path):
     path = tmp_path / "real.npz"
     np.savez(path, x=tiny_images(40).permute(0, 2, 3, 1).numpy())
     return path
-
-
-class CountingConv(nn.Module):
-    """A fixed random conv net: uint8 (N, 3, H, W) -> (N, 12); counts the images it embeds."""
-
-    calls: list[int] = []
-
-    def __init__(self):
-        super().__init__()
-        generator = torch.Generator().manual_seed(0)
-        self.conv = nn.Conv2d(3, 3, 3, stride=2)
-        with torch.no_grad():
-            self.conv.weight.copy_(torch.randn(self.conv.weight.shape, generator=generator))
-            self.conv.bias.copy_(torch.randn(3, generator=generator))
-
-    def forward(self, images):
-        CountingConv.calls.append(len(images))
-        x = torch.relu(self.conv(images.float() / 255.0))
-        return nn.functional.adaptive_avg_pool2d(x, 2).flatten(1)
 
 
 @pytest.fixture

@@ -93,3 +93,26 @@ class TinyTrainer(Trainer):
 def tiny_images(n=32, size=8, channels=1, seed=0):
     g = torch.Generator().manual_seed(seed)
     return torch.randint(0, 256, (n, channels, size, size), generator=g, dtype=torch.uint8)
+
+
+class CountingConv(nn.Module):
+    """A fixed random conv net, a stand-in feature network: uint8 (N, 3, H, W) -> (N, 12).
+
+    Counts the images it embeds in :attr:`calls` (reset it in the fixture that registers it).
+    """
+
+    dims = 12
+    calls: list[int] = []
+
+    def __init__(self):
+        super().__init__()
+        generator = torch.Generator().manual_seed(0)
+        self.conv = nn.Conv2d(3, 3, 3, stride=2)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.randn(self.conv.weight.shape, generator=generator))
+            self.conv.bias.copy_(torch.randn(3, generator=generator))
+
+    def forward(self, images):
+        CountingConv.calls.append(len(images))
+        x = torch.relu(self.conv(images.float() / 255.0))
+        return nn.functional.adaptive_avg_pool2d(x, 2).flatten(1)

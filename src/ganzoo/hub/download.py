@@ -20,7 +20,7 @@ from ganzoo.errors import GanzooError, did_you_mean
 from ganzoo.hub.folder import CONFIG_NAME, WEIGHTS_NAME, load_folder
 from ganzoo.hub.network import (
     DEFAULT_TIMEOUT,
-    http_refusal,
+    hub_failure,
     hub_name,
     hub_timeout,
     mask_credentials,
@@ -247,7 +247,6 @@ def _failure(exc: Exception, repo_id: str, rev: str, filename: str, offline: boo
     from huggingface_hub.errors import (
         EntryNotFoundError,
         GatedRepoError,
-        HfHubHTTPError,
         LocalEntryNotFoundError,
         RepositoryNotFoundError,
         RevisionNotFoundError,
@@ -275,16 +274,10 @@ def _failure(exc: Exception, repo_id: str, rev: str, filename: str, offline: boo
         return (
             f"Hub repo '{repo_id}' has no {filename} at revision '{rev}': not a ganzoo checkpoint"
         )
-    problem = network_error(exc, where)
-    if problem is not None:
-        return f"download of '{repo_id}' failed: {problem}"
-    refused = http_refusal(exc, where, f"the download of '{repo_id}'")
-    if refused is not None:
-        return refused
-    if isinstance(exc, HfHubHTTPError):
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"download of '{repo_id}' failed: {first}"
-    raise exc
+    line = hub_failure(exc, where, f"download of '{repo_id}'")
+    if line is None:
+        raise exc
+    return line
 
 
 def _looks_like_repo_id(text: str) -> bool:

@@ -150,3 +150,31 @@ def http_refusal(exc: BaseException, where: str, what: str) -> str | None:
             "check the repo id, the revision and the options"
         )
     return f"{head} (HTTP {status}{reason})"
+
+
+def hub_failure(exc: BaseException, where: str, action: str) -> str | None:
+    """The one line for a failed Hub call: unreachable, refused (4xx) or another HTTP error.
+
+    Args:
+        exc: the exception huggingface_hub raised.
+        where: the Hub, as named in messages (:func:`hub_name`).
+        action: what failed, e.g. ``"download of 'me/x'"`` or ``"push to 'me/x'"``.
+
+    Returns:
+        ``"<action> failed: <network problem>"``, the :func:`http_refusal` line, or
+        ``"<action> failed: <the error's first line>"`` for another HTTP error; ``None``
+        if ``exc`` is no failure of the Hub or the network.
+
+    """
+    from huggingface_hub.errors import HfHubHTTPError
+
+    problem = network_error(exc, where)
+    if problem is not None:
+        return f"{action} failed: {problem}"
+    refused = http_refusal(exc, where, f"the {action}")
+    if refused is not None:
+        return refused
+    if isinstance(exc, HfHubHTTPError):
+        text = str(exc).strip()
+        return f"{action} failed: " + (text.splitlines()[0] if text else type(exc).__name__)
+    return None

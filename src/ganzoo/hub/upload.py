@@ -23,7 +23,7 @@ from ganzoo.hub.folder import (
     load_folder,
     read_hub_config,
 )
-from ganzoo.hub.network import http_refusal, hub_name, mask_credentials, network_error
+from ganzoo.hub.network import hub_failure, hub_name, mask_credentials
 from ganzoo.io import atomic
 
 #: What ``push`` uploads: these files and ``*.png`` pictures, at the folder's top level only.
@@ -136,15 +136,7 @@ def _failure(exc: Exception, repo_id: str, where: str) -> str:
         Exception: ``exc`` itself, if it is no failure of the Hub or the network.
 
     """
-    from huggingface_hub.errors import HfHubHTTPError
-
-    problem = network_error(exc, where)
-    if problem is not None:
-        return f"push to '{repo_id}' failed: {problem}"
-    refused = http_refusal(exc, where, f"the push to '{repo_id}'")
-    if refused is not None:
-        return refused
-    if not isinstance(exc, HfHubHTTPError):
+    line = hub_failure(exc, where, f"push to '{repo_id}'")
+    if line is None:
         raise exc
-    text = str(exc).strip()
-    return f"push to '{repo_id}' failed: " + (text.splitlines()[0] if text else type(exc).__name__)
+    return line
