@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 METRICS_MIN_WIDTH = 30
 #: Columns a rich table with the default box spends per column (a rule, two spaces).
 _PER_COLUMN = 3
+#: The pretrained table's columns that never wrap besides the name, by row index.
+_SHORT_COLUMNS = ((1, "architecture"), (2, "dataset"), (4, "where"))
 
 
 @friendly
@@ -79,7 +81,7 @@ def _architectures_table() -> Table:
     table = Table(title="Architectures", title_justify="left")
     table.add_column("name", no_wrap=True, min_width=max(map(len, names), default=4))
     for column in ("presets", "trainer", "description"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a long word folds, never cut
     for name in names:
         entry = get_model_entry(name)
         presets = ", ".join(sorted(entry.presets, key=lambda p: p != entry.default_preset))
@@ -117,7 +119,3 @@ def _pretrained_table(infos: list[PretrainedInfo], width: int) -> Table:
     for name, arch, data, metrics, where in rows:
         table.add_row(name, f"{arch}, {data}, {where}\n{metrics}")
     return table
-
-
-#: The pretrained table's columns that never wrap besides the name, by row index.
-_SHORT_COLUMNS = ((1, "architecture"), (2, "dataset"), (4, "where"))
