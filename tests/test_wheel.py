@@ -142,6 +142,21 @@ def test_wheel_is_named_for_pypi_and_the_readme_installs_that_name(wheel):
         assert f"pip install {name}" in text, f"{page} does not say `pip install {name}`"
 
 
+#: ``pip install`` of PyPI's ``ganzoo`` (an unrelated 2018 package), alone or with extras.
+UNRELATED_INSTALL = re.compile(r"pip install (?:-U |--upgrade )?['\"]?ganzoo(?:\[|['\"`\s]|$)")
+
+
+def test_no_install_hint_names_the_unrelated_pypi_ganzoo():
+    files = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md"), *PACKAGE.rglob("*.py")]
+    wrong = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in files
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if UNRELATED_INSTALL.search(line) and not re.search(r"\bnot\b", line, re.IGNORECASE)
+    ]
+    assert not wrong, "install torch-ganzoo, not ganzoo:\n" + "\n".join(wrong)
+
+
 def test_wheel_holds_every_bundled_checkpoint_and_the_metric_network(wheel):
     with zipfile.ZipFile(wheel) as archive:
         sizes = {info.filename: info.file_size for info in archive.infolist()}
