@@ -15,6 +15,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -80,8 +81,6 @@ def _package_files() -> list[str]:
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory) -> Path:
     """The sdist and the wheel (built from the sdist) of a copy of the checkout."""
-    import shutil
-
     source = tmp_path_factory.mktemp("source")
     for path in ROOT.iterdir():  # pyproject.toml, README.md, a LICENSE if there is one...
         if path.is_file():
@@ -113,7 +112,9 @@ def installed(wheel, tmp_path_factory) -> Path:
     scripts = root / ("Scripts" if os.name == "nt" else "bin")
     python = scripts / ("python.exe" if os.name == "nt" else "python")
     ask = "import sysconfig; print(sysconfig.get_path('purelib'))"
-    purelib = Path(_run([str(python), "-c", ask], env=_env()).stdout.strip())
+    done = _run([str(python), "-c", ask], env=_env())
+    assert done.returncode == 0, _tail(done)
+    purelib = Path(done.stdout.strip())
     outer = [*sys.path, sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]
     outer = [p for p in outer if p.endswith(("site-packages", "dist-packages"))]
     outer = [p for p in dict.fromkeys(outer) if Path(p).is_dir()]  # in order, once each
