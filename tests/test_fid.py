@@ -265,9 +265,9 @@ def test_missing_torchmetrics_is_one_line_naming_the_extra(monkeypatch, tiny_fea
     monkeypatch.setattr(builtins, "__import__", no_torchmetrics)
     with pytest.raises(GanzooError) as caught:
         frechet_distance(torch.zeros(3, 2), torch.ones(3, 2))
-    assert str(caught.value) == "FID and KID need torchmetrics: pip install 'ganzoo[metrics]'"
+    assert str(caught.value) == "FID and KID need torchmetrics: pip install 'torch-ganzoo[metrics]'"
     CountingConv.calls = []
-    with pytest.raises(GanzooError, match="ganzoo\\[metrics\\]"):
+    with pytest.raises(GanzooError, match="torch-ganzoo\\[metrics\\]"):
         generative_metrics(create_model("tiny"), dataset(random_images(4)), 4, feature=tiny_feature)
     assert CountingConv.calls == []  # refused before any slow work
 

@@ -21,7 +21,7 @@ Gaussians fitted to the two sets of features. KID (Bińkowski et al. 2018,
 https://arxiv.org/abs/1801.01401): the unbiased squared MMD with the kernel
 ``k(x, y) = (x . y / d + 1)^3``, averaged over random subsets.
 
-The torchmetrics package is an optional extra: ``pip install 'ganzoo[metrics]'``.
+The torchmetrics package is an optional extra: ``pip install 'torch-ganzoo[metrics]'``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 #: The metrics :func:`generative_metrics` knows.
 METRICS: tuple[str, ...] = ("fid", "kid")
 #: The pip command that installs what FID and KID need.
-METRICS_INSTALL = "pip install 'ganzoo[metrics]'"
+METRICS_INSTALL = "pip install 'torch-ganzoo[metrics]'"
 #: Images drawn per call to ``model.sample``; batch ``i`` uses seed ``seed + i``.
 SAMPLE_BATCH = 500
 

@@ -154,7 +154,7 @@ class TrainingPlots(Callback):
             return
         self.paths = plot_run(trainer.out_dir)
         if not self.paths and not trainer.config.quiet:
-            print("plots skipped: install matplotlib (pip install -e '.[plots]')", file=sys.stderr)
+            print("plots skipped: install matplotlib (pip install matplotlib)", file=sys.stderr)
 
 
 #: Evaluation metrics for which lower is better (any other name: higher is better).
