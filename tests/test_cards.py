@@ -17,6 +17,7 @@ import pytest
 import torch
 from huggingface_hub import ModelCard, metadata_load
 
+import ganzoo
 from ganzoo import create_model
 from ganzoo.card_data import HUB_DATASETS, metric_kind, project_url
 from ganzoo.card_text import runnable_commands
@@ -115,6 +116,16 @@ def test_bundled_card_is_what_the_bundler_renders_from_its_folder(name):
     assert card == (folder / "README.md").read_text()
     assert config == json.loads((folder / "config.json").read_text())
     assert command == get_pretrained_info(name).command
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_card_snippets_use_what_the_model_can_do(name):
+    card = (get_pretrained_info(name).folder / "README.md").read_text()
+    model = ganzoo.from_pretrained(name)
+    assert ("model.sample(64, seed=0)" in card) is model.can("sample")
+    assert (f"ganzoo sample {name} " in card) is model.can("sample")
+    if not model.can("sample"):
+        assert "model.classify(images)" in card and f"ganzoo eval {name}" in card
 
 
 def test_bundled_cards_and_catalog_commands_name_nothing_private():

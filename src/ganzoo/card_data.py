@@ -250,6 +250,12 @@ def doc_page(architecture: str) -> str | None:
     return None if page is None else f"docs/models/{page}"
 
 
+def input_shape(contract: Mapping[str, Any]) -> str:
+    """The image batch a model takes, ``(n, C, H, W)``, from its data contract."""
+    size = contract.get("image_size", "H")
+    return f"(n, {contract.get('channels', 'C')}, {size}, {size})"
+
+
 def data_note(dataset: Any) -> str:
     """Where the card's training command finds its data (it names no data folder)."""
     text = str(dataset or "")

@@ -174,6 +174,8 @@ class ZooModel(
             project_url=card_data.project_url(),
             doc_page=card_data.doc_page(self.architecture),
             data_note=card_data.data_note(self.data_contract().get("dataset")),
+            can_sample=self.can("sample"),
+            input_shape=card_data.input_shape(self.data_contract()),
             version=__version__,
             **fields,
             **kwargs,
