@@ -279,7 +279,33 @@ def test_runnable_commands_drop_the_data_root_and_rename_run_folders():
     assert runnable_commands(["x 'unbalanced --data-root /a"], "m")[0] == [
         "x 'unbalanced --data-root /a"
     ]
+    # an earlier leg recorded with its path cut is still followed from a full path
+    legs = ["ganzoo train x --out leg1", "ganzoo train x --init-from /home/x/leg1/best -o /h/l2"]
+    assert runnable_commands(legs, "m")[0] == [
+        "ganzoo train x --out runs/m-stage1",
+        "ganzoo train x --init-from runs/m-stage1/best -o runs/m",
+    ]
     # a --from that names no earlier run (a pretrained name) stays
     assert runnable_commands(["ganzoo train x --from vqvae-mnist --out o"], "m")[0] == [
         "ganzoo train x --from vqvae-mnist --out runs/m"
     ]
+
+
+def test_a_two_leg_lineage_shows_each_leg_as_a_user_runs_it(tmp_path):
+    model = create_model("tiny")
+    first = "ganzoo train tiny --data-root /srv/data --out /home/alice/runs/s5/leg1"
+    second = "ganzoo train tiny --init-from /home/alice/runs/s5/leg1/best --out runs/s5/leg2"
+    model.lineage = [
+        {"command": first, "init_from": None, "steps": 2},
+        {"command": second, "init_from": "/home/alice/runs/s5/leg1/best", "steps": 3},
+    ]
+    export_pretrained(model, tmp_path / "m", command=second, model_name="tiny-art")
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert (
+        "```bash\nganzoo train tiny --init-from runs/tiny-art-stage1/best --out runs/tiny-art\n```"
+        in card
+    )
+    rows = [line for line in card.splitlines() if line.startswith("| 2 |")]
+    assert rows[0].startswith("| 2 | runs/tiny-art-stage1/best |")
+    assert "| ganzoo train tiny --out runs/tiny-art-stage1 |" in card
+    assert "/home/alice" not in card and "runs/s5" not in card

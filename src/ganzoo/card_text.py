@@ -134,10 +134,19 @@ def _clean_words(words: list[str], outs: dict[str, str], new_out: str | None) ->
 
 
 def _follow(value: str, outs: Mapping[str, str]) -> str:
-    """``value`` with a leading earlier ``--out`` folder replaced by its new name."""
+    """``value`` with an earlier ``--out`` folder in it replaced by its new name.
+
+    The folder matches at the start of ``value`` or, when the earlier command was
+    recorded with its path cut (:func:`public_command`), after a ``/`` inside it:
+    ``/home/me/leg1/best`` follows ``leg1``.
+    """
     for old, new in outs.items():
-        if value == old or value.startswith(old.rstrip("/") + "/"):
-            return new + value[len(old.rstrip("/")) :]
+        old = old.rstrip("/")
+        if value == old or value.startswith(old + "/"):
+            return new + value[len(old) :]
+        if value.endswith("/" + old) or "/" + old + "/" in value:
+            at = value.rfind("/" + old) + 1
+            return new + value[at + len(old) :]
     return value
 
 
@@ -227,28 +236,27 @@ def runnable_lineage(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The lineage's legs and the training ``command`` as a card shows them.
 
-    Local paths are cut (:func:`public_lineage`, :func:`public_command`), then the legs'
-    commands, followed by ``command`` unless it is the last leg's, are made runnable
-    together (:func:`runnable_commands`); a leg's ``init_from`` naming an earlier leg's
-    run folder follows its new name.
+    The legs' commands, followed by ``command`` unless it is the last leg's, are made
+    runnable together (:func:`runnable_commands`: a leg's ``--init-from`` and
+    ``init_from`` naming an earlier leg's run folder follow its new name), then what
+    local paths remain are cut (:func:`public_command`, :func:`public_path`).
 
     Returns:
         The legs (copies) and the command.
 
     """
-    legs = public_lineage(lineage)
-    command = public_command(command)
+    legs = [dict(leg) for leg in lineage]
     recorded = [leg["command"] for leg in legs if isinstance(leg.get("command"), str)]
-    last_leg = bool(recorded) and command == recorded[-1]
+    last_leg = bool(recorded) and public_command(command) == public_command(recorded[-1])
     sequence = recorded + ([] if command is None or last_leg else [command])
     cleaned, outs = runnable_commands(sequence, name)
-    remaining = iter(cleaned)
+    remaining = iter([public_command(text) for text in cleaned])
     for leg in legs:
         if isinstance(leg.get("command"), str):
             leg["command"] = next(remaining)
         if isinstance(leg.get("init_from"), str):
-            leg["init_from"] = _follow(leg["init_from"], outs)
-    return legs, (None if command is None else cleaned[-1])
+            leg["init_from"] = public_path(_follow(leg["init_from"], outs))
+    return legs, (None if command is None else public_command(cleaned[-1]))
 
 
 def public_config(hub_config: Mapping[str, Any]) -> dict[str, Any]:
