@@ -221,9 +221,9 @@ def project_url() -> str | None:
         except ImportError:  # Python 3.10: read the installed metadata instead
             pass
         else:
-            urls = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            found = urls.get("project", {}).get("urls") or {}
-            return next(iter(found.values()), None)
+            project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+            if project.get("name") == "ganzoo":
+                return next(iter((project.get("urls") or {}).values()), None)
     from importlib import metadata
 
     try:
