@@ -98,7 +98,7 @@ FAMILY_TAGS = {
     "wgan-gp": ("gan",),
     "vaegan": ("gan", "vae"),
     "vqvae": ("vq-vae",),
-    "cnn": ("semi-supervised",),
+    "cnn": (),  # the SGAN's classifier trained on the labeled images alone
 }
 
 #: Architectures whose main use is classifying (the others draw images when they can).
