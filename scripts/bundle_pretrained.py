@@ -21,6 +21,15 @@ sample grid (seed 0), writes fp16 weights, config and a model card into
 config. A model trained in stages (a VQ-VAE's autoencoder, then its prior) names the
 earlier stage's run with ``--earlier-stage``: the card's command is both commands and
 its time their sum.
+
+The card's command (and the lineage's, in ``config.json``, and the catalog's) is one
+another user can run: no ``--data-root`` of this machine, ``--out runs/<name>``
+(:func:`ganzoo.card_text.runnable_commands`).
+
+    python scripts/bundle_pretrained.py --cards-only
+
+re-renders every bundled card from its ``config.json``, its catalog entry and the
+training facts its card records, without measuring again (weights untouched).
 """
 
 from __future__ import annotations
@@ -28,13 +37,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file
 
 import ganzoo
-from ganzoo.card_text import public_command
-from ganzoo.catalog import CATALOG_FILE, PRETRAINED_DIR
+from ganzoo.card_text import runnable_lineage
+from ganzoo.catalog import CATALOG_FILE, PRETRAINED_DIR, get_pretrained_info, load_catalog
 from ganzoo.data import ImageDataset, iterate_batches, load_dataset
 from ganzoo.hub import (
     ONLINE_WEIGHTS_NAME,
@@ -61,8 +71,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("run", type=Path)
-    parser.add_argument("name")
+    parser.add_argument("run", type=Path, nargs="?")
+    parser.add_argument("name", nargs="?")
+    parser.add_argument(
+        "--cards-only", action="store_true", help="re-render the bundled cards, measure nothing"
+    )
     parser.add_argument("--description", default="")
     parser.add_argument("--data-root", default=None)
     parser.add_argument(
@@ -77,6 +90,11 @@ def main() -> None:
         "--earlier-stage", type=Path, default=None, help="the run of the stage before this one"
     )
     args = parser.parse_args()
+    if args.cards_only:
+        rerender_cards()
+        return
+    if args.run is None or args.name is None:
+        parser.error("give RUN and NAME, or --cards-only")
 
     model = ganzoo.from_pretrained(str(args.run))
     run = args.run if (args.run / "train_summary.json").is_file() else args.run.parent
@@ -159,6 +177,8 @@ def main() -> None:
         ]
     last = model.lineage[-1]  # its numbers are the ones measured here, on what ships
     model.lineage[-1] = {**last, "metrics": {**(last.get("metrics") or {}), **metrics}}
+    # the lineage's and the card's commands as another user runs them
+    model.lineage, command = runnable_lineage(model.lineage, summary["command"], args.name)
     online = online_weights(args.run)  # what a next leg trains on (--init-from)
     if online is not None:
         save_weights(online, folder / ONLINE_WEIGHTS_NAME, dtype=torch.float16)
@@ -167,7 +187,7 @@ def main() -> None:
         folder,
         dtype=torch.float16,
         metrics=metrics,
-        command=summary["command"],
+        command=command,
         training=training,
         samples=samples,
         model_name=args.name,
@@ -181,13 +201,77 @@ def main() -> None:
         "description": args.description,
         "bundled": True,
         "metrics": metrics,
-        "command": public_command(summary["command"]),  # as the card shows it
+        "command": command,  # as the card shows it
     }
     catalog["models"] = [m for m in catalog["models"] if m["name"] != args.name] + [entry]
     catalog["models"].sort(key=lambda m: m["name"])
     CATALOG_FILE.write_text(json.dumps(catalog, indent=2) + "\n")
     size = sum(p.stat().st_size for p in folder.iterdir())
     print(json.dumps({"name": args.name, "folder": str(folder), "bytes": size, **metrics}))
+
+
+def recorded_training(card: str) -> dict[str, str]:
+    """The facts of a card's Training list (``- key: value``), unescaped as they were given."""
+    section = card.split("\n## Training\n", 1)[-1].split("\n## ", 1)[0]
+    facts = {}
+    for line in section.splitlines():
+        if line.startswith("- ") and ": " in line:
+            key, _, value = line[2:].partition(": ")
+            facts[_unescape(key)] = _unescape(value)
+    return facts
+
+
+def _unescape(text: str) -> str:
+    """The inverse of :func:`ganzoo.card_text.md_text` on its output."""
+    for safe, raw in (("\\`", "`"), ("]\\(", "]("), ("&gt;", ">"), ("&lt;", "<"), ("&amp;", "&")):
+        text = text.replace(safe, raw)
+    return text
+
+
+def render_bundled(name: str) -> tuple[str, dict[str, Any], str]:
+    """A bundled checkpoint's card, ``config.json`` and catalog command, re-rendered.
+
+    From what its folder and catalog entry hold: the config (its lineage's commands made
+    runnable), the catalog's metrics and command, the card's training facts and the
+    pictures present. Nothing is measured and nothing is written.
+    """
+    info = get_pretrained_info(name)
+    folder = info.folder
+    config = json.loads((folder / "config.json").read_text())
+    legs, command = runnable_lineage(config.get("lineage") or [], info.command, name)
+    if "lineage" in config:
+        config["lineage"] = legs
+    model = load_folder(folder)
+    model.lineage = legs
+    pictures = {
+        key: file if (folder / file).is_file() else None
+        for key, file in (("samples", "samples.png"), ("reconstructions", "reconstructions.png"))
+    }
+    card = model.generate_model_card(
+        metrics=dict(info.metrics),
+        command=command,
+        training=recorded_training((folder / "README.md").read_text()),
+        model_name=name,
+        model_id=name,
+        **pictures,
+    )
+    return str(card), config, command or ""
+
+
+def rerender_cards() -> None:
+    """Write every bundled card, its config's lineage commands and its catalog command."""
+    catalog = json.loads(CATALOG_FILE.read_text())
+    for entry in catalog["models"]:
+        if not entry.get("bundled"):
+            continue
+        card, config, command = render_bundled(entry["name"])
+        folder = PRETRAINED_DIR / entry["name"]
+        (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        (folder / "README.md").write_text(card)
+        entry["command"] = command
+        print(f"re-rendered {folder / 'README.md'}")
+    CATALOG_FILE.write_text(json.dumps(catalog, indent=2) + "\n")
+    load_catalog.cache_clear()
 
 
 def online_weights(run: Path) -> dict[str, torch.Tensor] | None:

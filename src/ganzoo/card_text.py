@@ -31,6 +31,13 @@ _PATH_ARGUMENT = re.compile(
 )
 
 
+#: Options whose value is a folder on the machine that ran the command (dropped),
+#: that name the run's own folder (renamed), and that name an earlier run's (followed).
+_DROPPED = ("--data-root",)
+_OUT = ("--out", "-o")
+_FOLLOWS = ("--from", "--init-from")
+
+
 def _one_line(value: Any) -> str:
     """``value`` on one line with HTML's special characters as entities and no links."""
     text = " ".join(str(value).split())
@@ -105,6 +112,113 @@ def public_command(command: str | None) -> str | None:
     return command if public == words else shlex.join(public)
 
 
+def _clean_words(words: list[str], outs: dict[str, str], new_out: str | None) -> list[str]:
+    """One command's words: no ``--data-root``, ``--out`` renamed, earlier outputs followed."""
+    kept: list[str] = []
+    words = list(words)
+    while words:
+        word = words.pop(0)
+        option, inline, value = word.partition("=")
+        if option not in _DROPPED + _OUT + _FOLLOWS or (not inline and not words):
+            kept.append(word)
+            continue
+        if not inline:
+            value = words.pop(0)
+        if option in _OUT:
+            value = new_out or value
+        elif option in _FOLLOWS:
+            value = _follow(value, outs)
+        if option not in _DROPPED:
+            kept += [f"{option}={value}"] if inline else [option, value]
+    return kept
+
+
+def _follow(value: str, outs: Mapping[str, str]) -> str:
+    """``value`` with an earlier ``--out`` folder in it replaced by its new name.
+
+    The folder matches at the start of ``value`` or, when the earlier command was
+    recorded with its path cut (:func:`public_command`), after a ``/`` inside it:
+    ``/home/me/leg1/best`` follows ``leg1``.
+    """
+    for old, new in outs.items():
+        old = old.rstrip("/")
+        if value == old or value.startswith(old + "/"):
+            return new + value[len(old) :]
+        if value.endswith("/" + old) or "/" + old + "/" in value:
+            at = value.rfind("/" + old) + 1
+            return new + value[at + len(old) :]
+    return value
+
+
+def _out_value(words: Sequence[str]) -> str | None:
+    """The value of the last ``--out``/``-o`` in ``words``, if any."""
+    found = None
+    for i, word in enumerate(words):
+        option, inline, value = word.partition("=")
+        if option in _OUT:
+            found = value if inline else (words[i + 1] if i + 1 < len(words) else found)
+    return found
+
+
+def run_name(name: str) -> str:
+    """``name`` as one plain folder name: each run of other characters and ``-`` is one ``-``."""
+    return re.sub(r"[^\w.]+", "-", name).strip("-.") or "model"
+
+
+def runnable_commands(commands: Sequence[str], name: str) -> tuple[list[str], dict[str, str]]:
+    """Commands another user can run: no private data root, no private run folders.
+
+    ``commands`` are consecutive runs (lineage legs, each maybe ``a && b`` stages). In
+    each, ``--data-root DIR`` is dropped (a reader's data lives in ganzoo's data folder),
+    the last run's ``--out`` becomes ``runs/<name>`` and an earlier one's
+    ``runs/<name>-stage<k>``; a ``--from`` or ``--init-from`` naming an earlier run's
+    folder follows it. A command that shell-splitting refuses is kept as it is.
+
+    Args:
+        commands: the recorded commands, oldest first.
+        name: the model's name (made plain by :func:`run_name`).
+
+    Returns:
+        The commands (unchanged ones identical to the input), and the renamed run
+        folders ``{old: new}`` (for the lineage's ``init_from``).
+
+    """
+    split: list[list[list[str]] | None] = []
+    for command in commands:
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            split.append(None)
+            continue
+        parts: list[list[str]] = [[]]
+        for word in words:
+            if word == "&&":
+                parts.append([])
+            else:
+                parts[-1].append(word)
+        split.append(parts)
+    stages = [part for parts in split if parts for part in parts]
+    base = f"runs/{run_name(name)}"
+    new_outs = [base if k == len(stages) else f"{base}-stage{k}" for k in range(1, len(stages) + 1)]
+    outs: dict[str, str] = {}
+    cleaned: list[str] = []
+    k = 0
+    for command, parts in zip(commands, split, strict=True):
+        if parts is None:
+            cleaned.append(command)
+            continue
+        texts = []
+        for part in parts:
+            texts.append(shlex.join(_clean_words(part, outs, new_outs[k])))
+            old = _out_value(part)
+            if old is not None and old != new_outs[k]:
+                outs[old] = new_outs[k]
+            k += 1
+        text = " && ".join(texts)
+        cleaned.append(command if text == " && ".join(map(shlex.join, parts)) else text)
+    return cleaned, outs
+
+
 def public_lineage(lineage: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The lineage's legs with local paths cut from their commands and ``init_from``."""
     legs = []
@@ -115,6 +229,34 @@ def public_lineage(lineage: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
                 leg[key] = public(leg[key])
         legs.append(leg)
     return legs
+
+
+def runnable_lineage(
+    lineage: Sequence[Mapping[str, Any]], command: str | None, name: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The lineage's legs and the training ``command`` as a card shows them.
+
+    The legs' commands, followed by ``command`` unless it is the last leg's, are made
+    runnable together (:func:`runnable_commands`: a leg's ``--init-from`` and
+    ``init_from`` naming an earlier leg's run folder follow its new name), then what
+    local paths remain are cut (:func:`public_command`, :func:`public_path`).
+
+    Returns:
+        The legs (copies) and the command.
+
+    """
+    legs = [dict(leg) for leg in lineage]
+    recorded = [leg["command"] for leg in legs if isinstance(leg.get("command"), str)]
+    last_leg = bool(recorded) and public_command(command) == public_command(recorded[-1])
+    sequence = recorded + ([] if command is None or last_leg else [command])
+    cleaned, outs = runnable_commands(sequence, name)
+    remaining = iter([public_command(text) for text in cleaned])
+    for leg in legs:
+        if isinstance(leg.get("command"), str):
+            leg["command"] = next(remaining)
+        if isinstance(leg.get("init_from"), str):
+            leg["init_from"] = public_path(_follow(leg["init_from"], outs))
+    return legs, (None if command is None else public_command(cleaned[-1]))
 
 
 def public_config(hub_config: Mapping[str, Any]) -> dict[str, Any]:

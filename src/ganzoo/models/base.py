@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from huggingface_hub import ModelCard, ModelCardData, PyTorchModelHubMixin
+from huggingface_hub import ModelCard, PyTorchModelHubMixin
 from torch import nn
 
 from ganzoo._version import __version__
@@ -58,9 +58,7 @@ class ZooModel(
     PyTorchModelHubMixin,
     library_name="ganzoo",
     license="mit",
-    tags=["ganzoo", "pytorch", "generative-adversarial-network"],
-    repo_url="https://github.com/ganzoo/ganzoo",
-    docs_url="https://github.com/ganzoo/ganzoo/tree/main/docs",
+    tags=["ganzoo", "pytorch"],
     model_card_template=MODEL_CARD_TEMPLATE.read_text(encoding="utf-8"),
 ):
     """Base class of every architecture in the zoo.
@@ -79,8 +77,8 @@ class ZooModel(
     architecture: ClassVar[str] = ""
     #: Pixel value range the model consumes and produces.
     value_range: ClassVar[tuple[float, float]] = (-1.0, 1.0)
-    #: Papers the architecture follows, for model cards.
-    papers: ClassVar[tuple[str, ...]] = ()
+    #: Papers the architecture follows, ``(citation, arXiv URL)`` pairs, for model cards.
+    papers: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:
         super().__init__()
@@ -124,7 +122,11 @@ class ZooModel(
         write_checkpoint(self, save_directory)
 
     def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
-        """Render the model card: Hub YAML metadata, a metrics table and the sample grid.
+        """Render the model card: Hub metadata, a metrics table and the sample grid.
+
+        The YAML front matter (:func:`ganzoo.card_data.card_metadata`) holds a
+        ``model-index`` of the measured ``metrics``; the training command and lineage
+        are shown as another user can run them (:func:`ganzoo.card_text.runnable_commands`).
 
         Keyword Args:
             metrics (dict[str, Any]): measured values (shown as a table and in the YAML).
@@ -140,39 +142,40 @@ class ZooModel(
         escaped for Markdown and loses absolute local paths (:mod:`ganzoo.card_text`).
 
         """
-        from ganzoo.card_text import card_fields, plain_name, public_lineage
+        from ganzoo import card_data
+        from ganzoo.card_text import card_fields, runnable_lineage
         from ganzoo.lineage import table_rows, total_steps
 
         metrics: dict[str, Any] = kwargs.pop("metrics", None) or {}
+        model_name = kwargs.pop("model_name", None)
         lineage = list(getattr(self, "lineage", []) or [])
-        contract = self.data_contract()
+        legs, command = runnable_lineage(
+            lineage, kwargs.pop("command", None), model_name or self.architecture
+        )
         info = self._hub_mixin_info
-        card_data = ModelCardData(**info.model_card_data.to_dict())
-        card_data.tags = sorted(set((card_data.tags or []) + [self.architecture]))
-        if plain_name(contract.get("dataset")):  # a data set's name, not a folder: or a path
-            card_data.datasets = [contract["dataset"]]
-        if any(plain_name(name) for name in metrics):
-            card_data.metrics = sorted(name for name in metrics if plain_name(name))
         fields = card_fields(
-            contract=contract,
+            contract=self.data_contract(),
             metrics=metrics,
-            command=kwargs.pop("command", None),
+            command=command,
             training=kwargs.pop("training", None) or {},
-            model_name=kwargs.pop("model_name", None) or self.architecture,
+            model_name=model_name or self.architecture,
             model_id=kwargs.pop("model_id", None),
         )
         return ModelCard.from_template(
-            card_data=card_data,
+            card_data=card_data.card_metadata(self, info.model_card_data, metrics, model_name),
             template_str=info.model_card_template,
             architecture=self.architecture,
             description=(type(self).__doc__ or "").strip().split("\n\n")[0].replace("\n", " "),
-            papers=list(self.papers),
+            papers=card_data.paper_links(self.papers),
             samples=kwargs.pop("samples", None),
             reconstructions=kwargs.pop("reconstructions", None),
-            lineage=table_rows(public_lineage(lineage)),
+            lineage=table_rows(legs),
             lineage_steps=f"{total_steps(lineage):,}",
-            repo_url=info.repo_url,
-            docs_url=info.docs_url,
+            project_url=card_data.project_url(),
+            doc_page=card_data.doc_page(self.architecture),
+            data_note=card_data.data_note(self.data_contract().get("dataset")),
+            can_sample=self.can("sample"),
+            input_shape=card_data.input_shape(self.data_contract()),
             version=__version__,
             **fields,
             **kwargs,

@@ -272,7 +272,13 @@ class DCGAN(_GAN64):
     The discriminator returns logits; the loss works on them in log space.
     """
 
-    papers = ("https://arxiv.org/abs/1511.06434",)
+    papers = (
+        (
+            "Radford et al. 2016, Unsupervised Representation Learning with Deep "
+            "Convolutional Generative Adversarial Networks",
+            "https://arxiv.org/abs/1511.06434",
+        ),
+    )
 
 
 @register_model("wgan", presets=_GAN_PRESETS)
@@ -282,7 +288,7 @@ class WGAN(_GAN64):
     The report kept BatchNorm in the critic (without it their runs diverged).
     """
 
-    papers = ("https://arxiv.org/abs/1701.07875",)
+    papers = (("Arjovsky et al. 2017, Wasserstein GAN", "https://arxiv.org/abs/1701.07875"),)
 
 
 @register_model(
@@ -302,4 +308,9 @@ class WGANGP(_GAN64):
     preset uses LayerNorm.
     """
 
-    papers = ("https://arxiv.org/abs/1704.00028",)
+    papers = (
+        (
+            "Gulrajani et al. 2017, Improved Training of Wasserstein GANs",
+            "https://arxiv.org/abs/1704.00028",
+        ),
+    )

@@ -20,7 +20,13 @@ class CNNClassifier(ZooModel):
     """
 
     config_class = SGANConfig
-    papers = ("Odena 2016 (the SGAN's classifier, trained alone)",)
+    papers = (
+        (
+            "Odena 2016, Semi-Supervised Learning with Generative Adversarial Networks "
+            "(the SGAN's classifier, here trained alone)",
+            "https://arxiv.org/abs/1606.01583",
+        ),
+    )
 
     def __init__(self, config: SGANConfig | dict | None = None, **overrides: object) -> None:
         super().__init__(config, **overrides)

@@ -214,8 +214,14 @@ class SGAN(GaussianPrior, ZooModel):
 
     config_class = SGANConfig
     papers = (
-        "Odena 2016, Semi-Supervised Learning with Generative Adversarial Networks",
-        "Salimans et al. 2016, Improved Techniques for Training GANs",
+        (
+            "Odena 2016, Semi-Supervised Learning with Generative Adversarial Networks",
+            "https://arxiv.org/abs/1606.01583",
+        ),
+        (
+            "Salimans et al. 2016, Improved Techniques for Training GANs",
+            "https://arxiv.org/abs/1606.03498",
+        ),
     )
 
     def __init__(self, config: SGANConfig | dict | None = None, **overrides: object) -> None:

@@ -141,8 +141,14 @@ class VAEGAN(GaussianPrior, ZooModel):
 
     config_class = VAEGANConfig
     papers = (
-        "Larsen et al. 2016, Autoencoding beyond pixels using a learned similarity metric",
-        "Odena 2016, Semi-Supervised Learning with Generative Adversarial Networks",
+        (
+            "Larsen et al. 2016, Autoencoding beyond pixels using a learned similarity metric",
+            "https://arxiv.org/abs/1512.09300",
+        ),
+        (
+            "Odena 2016, Semi-Supervised Learning with Generative Adversarial Networks",
+            "https://arxiv.org/abs/1606.01583",
+        ),
     )
 
     def __init__(self, config: VAEGANConfig | dict | None = None, **overrides: object) -> None:

@@ -249,8 +249,15 @@ class VQVAE(ZooModel):
     data_variance: torch.Tensor
     prior: nn.Module | None
     papers = (
-        "van den Oord et al. 2017, Neural Discrete Representation Learning "
-        "(https://arxiv.org/abs/1711.00937)",
+        (
+            "van den Oord et al. 2017, Neural Discrete Representation Learning",
+            "https://arxiv.org/abs/1711.00937",
+        ),
+        (
+            "van den Oord et al. 2016, Conditional Image Generation with PixelCNN Decoders "
+            "(the gated PixelCNN prior)",
+            "https://arxiv.org/abs/1606.05328",
+        ),
     )
 
     def __init__(self, config: VQVAEConfig | dict | None = None, **overrides: object) -> None:
