@@ -1,4 +1,5 @@
-"""DCGAN, WGAN and WGAN-GP networks for 64×64 images (SPEC §4–6).
+"""DCGAN, WGAN and WGAN-GP networks for 64×64 images of the course report (Radford et al. 2016;
+Arjovsky et al. 2017; Gulrajani et al. 2017).
 
 The three architectures share one generator and one discriminator family; what
 differs is the training recipe (loss, optimisers, critic steps) and, for the
