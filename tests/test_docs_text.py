@@ -174,3 +174,39 @@ def test_download_reaches_the_loader(args, tmp_path, monkeypatch):
     monkeypatch.setattr(ganzoo.data, "load_dataset", fake_load_dataset)
     one_line_error(invoke(*args, "--data-root", tmp_path, "--download"), "stopped by the test")
     assert asked["name"] == "mnist" and asked["download"] is True
+
+
+def _undefined_names(code: str) -> set[str]:
+    """Names a script reads but never imports, assigns or gets from builtins."""
+    import builtins
+
+    tree = ast.parse(code)
+    bound = set(dir(builtins))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+    loaded = {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+    return loaded - bound
+
+
+README_PYTHON = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+
+
+@pytest.mark.parametrize("code", README_PYTHON, ids=lambda c: c.split("\n", 1)[0][:40])
+def test_each_python_block_of_the_readme_runs_as_pasted_on_its_own(code):
+    assert not _undefined_names(code), "a reader pastes one block: define or import these"
+
+
+def test_the_readme_says_how_long_its_training_and_the_test_suite_take():
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "these 200 steps take about 3.5 minutes" in readme
+    assert "steps=200" in readme
+    assert "The test suite (`pytest -n 2 --dist loadgroup`) takes about" in readme
