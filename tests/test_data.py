@@ -258,6 +258,9 @@ def test_art64_missing_says_where_to_put_it(tmp_path):
     msg = one_line(exc)
     assert str(tmp_path / "abstract-art" / "images64.npz") in msg
     assert "cannot be downloaded" in msg
+    # where the set comes from, and how to train on downloaded pictures instead
+    assert "'Abstract Art Gallery' data set on Kaggle" in msg
+    assert "--dataset folder:<dir>" in msg
 
 
 @pytest.mark.parametrize(

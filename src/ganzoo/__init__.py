@@ -42,7 +42,7 @@ def from_pretrained(name_or_path: str | Path, **options: Any) -> ZooModel:
     A thin alias of :func:`ganzoo.hub.from_pretrained`, which documents every option
     (``revision``, ``device``, ``cache_dir``, ``token``...).
 
-    Example:
+    Examples:
         >>> import ganzoo
         >>> model = ganzoo.from_pretrained("sgan-mnist-100")  # doctest: +SKIP
 

@@ -392,7 +392,7 @@ def create_model(name: str, preset: str | None = None, **overrides: Any) -> Any:
             ``"report"``, the course report's exact configuration).
         **overrides: config fields to change, e.g. ``latent_dim=64``.
 
-    Example:
+    Examples:
         >>> model = create_model("sgan", preset="report")  # doctest: +SKIP
 
     """

@@ -100,6 +100,12 @@ DataRoot = Annotated[
         "--data-root", help="Where data sets live (default: $GANZOO_DATA or ~/.cache/ganzoo/data)."
     ),
 ]
+Download = Annotated[
+    bool,
+    typer.Option(
+        "--download", help="Download a missing MNIST, Fashion-MNIST or CIFAR-10 (torchvision)."
+    ),
+]
 Overwrite = Annotated[
     bool,
     typer.Option(
@@ -176,7 +182,9 @@ def _load(name: str, device: str | None, revision: str | None) -> Any:
     return from_pretrained(name, revision=revision, device=select_device(device))
 
 
-def _load_input(data: str, split: str, data_root: Path | None, model: Any) -> Any:
+def _load_input(
+    data: str, split: str, data_root: Path | None, model: Any, download: bool = False
+) -> Any:
     from ganzoo.data import load_dataset
 
     if not data.strip():
@@ -201,4 +209,4 @@ def _load_input(data: str, split: str, data_root: Path | None, model: Any) -> An
             image_size=contract.get("image_size"),
             channels=contract.get("channels"),
         )
-    return load_dataset(data, split, root=data_root)
+    return load_dataset(data, split, root=data_root, download=download)

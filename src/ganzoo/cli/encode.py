@@ -9,6 +9,7 @@ import typer
 from ganzoo.cli.common import (
     DataRoot,
     Device,
+    Download,
     Overwrite,
     Quiet,
     Revision,
@@ -35,14 +36,15 @@ def encode(
     batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 500,
     overwrite: Overwrite = False,
     data_root: DataRoot = None,
+    download: Download = False,
     device: Device = None,
     revision: Revision = None,
     quiet: Quiet = False,
 ) -> None:
-    """Encode images with a model's encoder and save the codes as ``.npz``.
+    """Encode images with a model's encoder and save the codes as an .npz file.
 
     A VQ-VAE's code grids are saved as integers (int16, or int32 for codebooks over
-    32,768 codes) under ``codes``; labels, when the data has them, under ``labels``.
+    32,768 codes) under the key codes; labels, when the data has them, under labels.
     """
     _check_positive("--batch-size", batch_size)
     from ganzoo.encoding import check_codes_path, encode_dataset, save_codes
@@ -52,7 +54,7 @@ def encode(
     model = _load(name, device, revision)
     if not model.can("encode"):
         raise model._unsupported("encode")
-    dataset = _load_input(data, split, data_root, model)
+    dataset = _load_input(data, split, data_root, model, download)
     with _MemoryGuard(batch_size, model.device):
         codes = encode_dataset(model, dataset, batch_size)
     path = save_codes(codes, path, overwrite)

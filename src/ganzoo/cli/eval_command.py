@@ -15,6 +15,7 @@ import typer
 from ganzoo.cli.common import (
     DataRoot,
     Device,
+    Download,
     Quiet,
     Revision,
     _check_positive,
@@ -51,7 +52,8 @@ def eval_command(
         str | None,
         typer.Option(
             "--feature",
-            help="Feature network of fid/kid [inception-tf]; mnist-classifier for MNIST digits.",
+            help="Feature network of fid/kid (default: inception-tf); mnist-classifier for MNIST "
+            "digits.",
         ),
     ] = None,
     threshold: Annotated[
@@ -62,7 +64,7 @@ def eval_command(
         int | None, typer.Option("--seed", "-s", help="Seed of the generated images [0].")
     ] = None,
     real_n: Annotated[
-        int | None, typer.Option("--real-n", help="Real images to compare with [all].")
+        int | None, typer.Option("--real-n", help="Real images to compare with (default: all).")
     ] = None,
     cache_dir: Annotated[
         Path | None,
@@ -76,6 +78,7 @@ def eval_command(
     ] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 1000,
     data_root: DataRoot = None,
+    download: Download = False,
     device: Device = None,
     revision: Revision = None,
     quiet: Quiet = False,
@@ -106,7 +109,11 @@ def eval_command(
     )
     model = _load(name, device, revision)
     plan = plan.for_model(model, name)  # refuses a model the metrics cannot measure
-    data = None if plan.dataset is None else _load_input(plan.dataset, plan.split, data_root, model)
+    data = (
+        None
+        if plan.dataset is None
+        else _load_input(plan.dataset, plan.split, data_root, model, download)
+    )
     if plan.metrics:
         from ganzoo.metrics.sample_quality import sample_metrics
         from ganzoo.sampling import NonFiniteSamples
@@ -118,7 +125,7 @@ def eval_command(
         floor_split = plan.floor_split(data)
         floor_data = None
         if floor_split is not None and plan.dataset is not None:
-            floor_data = _load_input(plan.dataset, floor_split, data_root, model)
+            floor_data = _load_input(plan.dataset, floor_split, data_root, model, download)
         try:
             results = sample_metrics(
                 model,

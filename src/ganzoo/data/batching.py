@@ -54,7 +54,7 @@ class DeviceBatcher:
         generator: A generator on ``device`` to use; by default a new one seeded with ``seed``.
         seed: Seed for the default generator.
 
-    Example:
+    Examples:
         >>> batcher = DeviceBatcher(load_dataset("mnist"), 64, "cuda")  # doctest: +SKIP
         >>> x, y = batcher.next()  # x: (64, 1, 28, 28) float32 in [-1, 1] on the GPU
 

@@ -24,7 +24,7 @@ class ImageDataset:
         num_classes: Number of classes when labeled, else ``None``.
         classes: Optional class names, ``classes[i]`` naming label ``i``.
 
-    Example:
+    Examples:
         >>> ds = load_dataset("mnist", "test")  # doctest: +SKIP
         >>> ds.images.shape, ds.num_classes  # doctest: +SKIP
         (torch.Size([10000, 1, 28, 28]), 10)

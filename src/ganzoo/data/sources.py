@@ -327,9 +327,11 @@ def _load_art64(req: Request) -> ImageDataset:
         raise missing(
             "art64",
             str(path),
-            "it cannot be downloaded automatically: save the images at that path with "
-            "np.savez(path, x=uint8 array (N, 64, 64, 3)), or point to the folder that holds "
-            f"abstract-art/ ({_HOW_TO_POINT})",
+            "it cannot be downloaded automatically: it is the 'Abstract Art Gallery' data set "
+            "on Kaggle (about 2,800 paintings); download it from Kaggle and train on the "
+            "pictures with --dataset folder:<dir> (load_dataset('folder:<dir>') in Python), "
+            "or save them at that path with np.savez(path, x=uint8 array (N, 64, 64, 3)), or "
+            f"point to the folder that holds abstract-art/ ({_HOW_TO_POINT})",
         )
     x, _ = read_npz_arrays(path)
     images = torch.from_numpy(np.ascontiguousarray(to_nchw(x, path)))

@@ -368,7 +368,7 @@ def from_pretrained(
         GanzooError: one line for every refusal (unknown name, bad repo id, unreachable
             Hub, bad config or weights, a device this machine does not have).
 
-    Example:
+    Examples:
         >>> import ganzoo
         >>> model = ganzoo.from_pretrained("sgan-mnist-100")  # doctest: +SKIP
         >>> images = model.sample(64, seed=0)  # doctest: +SKIP

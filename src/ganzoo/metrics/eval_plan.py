@@ -19,7 +19,7 @@ before any model is loaded:
 Each refusal is a :class:`~ganzoo.errors.GanzooError` whose first line names the
 option, as the command prints it.
 
-Example:
+Examples:
     >>> plan = plan_eval(["fid,confidence"], feature="mnist-classifier")
     >>> plan.generative, plan.reading, plan.split, plan.n
     (('fid',), ('confidence',), 'train', 5000)
@@ -201,7 +201,7 @@ def plan_eval(
             ``[0, 2**63-1]``, ``--feature`` without ``fid``/``kid``, ``--threshold``
             without ``confidence``.
 
-    Example:
+    Examples:
         >>> plan_eval("fid", threshold=0.5)
         Traceback (most recent call last):
         ...

@@ -300,7 +300,7 @@ def generative_metrics(
         GanzooError: for an unknown metric or feature network, a missing extra, a
             model that cannot sample, too few images, or a shape mismatch.
 
-    Example:
+    Examples:
         >>> model = ganzoo.create_model("dcgan", preset="small")  # doctest: +SKIP
         >>> data = ganzoo.data.load_dataset("art64", "train")  # doctest: +SKIP
         >>> generative_metrics(model, data, n=5000, metrics="fid")["fid"]  # doctest: +SKIP

@@ -390,7 +390,7 @@ def sample_metrics(
         ``protocol``: the real set, the generated images, the feature network and,
         under ``reading``, the classifier and threshold.
 
-    Example:
+    Examples:
         >>> model = ganzoo.from_pretrained("sgan-mnist-100")  # doctest: +SKIP
         >>> data = ganzoo.data.load_dataset("mnist", "train")  # doctest: +SKIP
         >>> sample_metrics(model, data, 2000, feature="mnist-classifier")  # doctest: +SKIP

@@ -74,7 +74,7 @@ class Trainer:
         eval_data: held-out data for :meth:`evaluate` (e.g. the test split).
         callbacks: extra callbacks, after the built-in ones.
 
-    Example:
+    Examples:
         >>> trainer = SGANTrainer(model, data, SGANTrainConfig(steps=2000))  # doctest: +SKIP
         >>> trainer.fit()  # doctest: +SKIP
 

@@ -1,4 +1,7 @@
-"""DCGAN, WGAN and WGAN-GP networks for 64×64 images (SPEC §4–6).
+"""DCGAN, WGAN and WGAN-GP networks for 64×64 images, as in the course report.
+
+The papers: Radford et al. 2016 (DCGAN), Arjovsky et al. 2017 (WGAN), Gulrajani et al.
+2017 (WGAN-GP).
 
 The three architectures share one generator and one discriminator family; what
 differs is the training recipe (loss, optimisers, critic steps) and, for the

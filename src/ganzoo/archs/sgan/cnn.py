@@ -1,4 +1,4 @@
-"""The CNN baseline of SPEC §2: the SGAN's classifier alone, trained on labels only."""
+"""The CNN baseline of the course report: the SGAN's classifier alone, trained on labels only."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Training the CNN baseline (SPEC §2): cross-entropy on the labeled subset only."""
+"""Training the CNN baseline of the course report: cross-entropy on the labeled subset only."""
 
 from __future__ import annotations
 

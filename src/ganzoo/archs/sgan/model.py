@@ -1,4 +1,4 @@
-"""Semi-supervised GAN for MNIST (Odena 2016; Salimans et al. 2016), as in SPEC §1.
+"""Semi-supervised GAN for MNIST (Odena 2016; Salimans et al. 2016), as in the course report.
 
 One discriminator backbone carries two heads over the same 10 logits ``l``: the
 classifier ``C = softmax(l)`` and the real/fake discriminator

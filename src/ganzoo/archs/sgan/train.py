@@ -1,4 +1,4 @@
-"""Training the semi-supervised GAN (SPEC §1): the report's protocol and feature matching."""
+"""Training the SGAN (Odena 2016; Salimans et al. 2016): the report's protocol, feature matching."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""VAE-GAN for MNIST (Larsen et al. 2016), as in SPEC §3.
+"""VAE-GAN for MNIST (Larsen et al. 2016), as in the course report.
 
 The SGAN's generator is replaced by a small dense VAE (2-D latent); the SGAN's
 discriminator/classifier is kept unchanged. The decoder ends in tanh because the

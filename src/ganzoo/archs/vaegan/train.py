@@ -1,4 +1,4 @@
-"""Training the VAE-GAN (SPEC §3; Larsen et al. 2016) with the SGAN's discriminator/classifier."""
+"""Training the VAE-GAN (Larsen et al. 2016) with the SGAN's discriminator/classifier."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ VAEGAN_RECIPES["samples-features"] = dataclasses.replace(
 
 @register_trainer("vaegan", recipes=VAEGAN_RECIPES)
 class VAEGANTrainer(Trainer):
-    """VAE-GAN training with the SGAN's classifier head (Larsen et al. 2016; SPEC §3).
+    """VAE-GAN training with the SGAN's classifier head (Larsen et al. 2016).
 
     One step: C on labeled images; D on real, reconstructed and prior-sampled images;
     then the encoder on ``L_prior + L_llike`` and the decoder on ``γ·L_llike − L_GAN``

@@ -32,7 +32,7 @@ class CodeGridDataset:
         name: the name of the image data set the codes were made from.
         num_codes: ``K``, the size of the codebook the indices point into.
 
-    Example:
+    Examples:
         >>> codes = CodeGridDataset.encode(model, load_dataset("mnist"))  # doctest: +SKIP
         >>> codes.codes.shape  # doctest: +SKIP
         torch.Size([60000, 7, 7])

@@ -1,4 +1,4 @@
-"""VQ-VAE (van den Oord et al. 2017, "Neural Discrete Representation Learning"), SPEC §7.
+"""VQ-VAE (van den Oord et al. 2017, "Neural Discrete Representation Learning").
 
 A convolutional encoder maps an image to a grid of ``d``-dimensional vectors ``z_e``;
 a :class:`~ganzoo.archs.vqvae.quantizer.VectorQuantizer` replaces each by the nearest of

@@ -195,7 +195,7 @@ class GatedPixelCNN(nn.Module):
     Args:
         config: the configuration (validated here).
 
-    Example:
+    Examples:
         >>> prior = GatedPixelCNN(GatedPixelCNNConfig(num_codes=16, hidden_channels=8,
         ...                                           num_layers=2))
         >>> codes = prior.sample(4, 7, 7, generator=torch.Generator().manual_seed(0))

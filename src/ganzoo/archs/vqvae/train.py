@@ -1,4 +1,4 @@
-"""Training a VQ-VAE in two stages: the autoencoder, then a prior over its codes (SPEC §7).
+"""Training a VQ-VAE (van den Oord et al. 2017) in two stages: autoencoder, then code prior.
 
 Stage ``autoencoder`` (:class:`VQVAETrainer`, ``ganzoo train vqvae``) trains encoder,
 codebook and decoder from scratch on images: the reconstruction loss (MSE divided by the
