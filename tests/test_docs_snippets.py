@@ -37,7 +37,7 @@ OPT_OUTS = {
     ("README.md", 'pip install -e ".[dev,docs]"   # install from th'),
     ("README.md", "pip install torch torchvision --index-url https:"),
     ("docs/hub.md", 'model.push_to_hub("me/my-sgan")'),
-    ("docs/install.md", "git clone https://github.com/ganzoo/ganzoo"),
+    ("docs/install.md", "pip install -e ."),
     ("docs/install.md", 'pip install -e ".[dev]"'),
     ("docs/install.md", 'pip install -e ".[docs]"'),
     ("docs/install.md", "pip install build"),
