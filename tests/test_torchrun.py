@@ -7,6 +7,7 @@ and the processes' threads should not compete with another torchrun run.
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,14 +30,19 @@ def torchrun(*args, timeout=180):
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
     env.pop("GANZOO_FAST_DEV_RUN", None)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    try:
-        done = subprocess.run(
-            [*cmd, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail("torchrun did not finish")
-    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
-    return done
+    with subprocess.Popen(
+        [*cmd, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # torchrun passes SIGTERM on to its workers (each in its own session) and kills
+            # them after a grace period; killing torchrun itself would leave them running
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=90)
+            pytest.fail("torchrun did not finish (the processes hung)")
+    assert process.returncode == 0, stdout + stderr[-3000:]
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def train_records(run):
@@ -71,10 +77,11 @@ class Recording(tiny.TinyTrainer):
         return metrics
 
 
-def build(steps):
+def build(steps, **options):
     torch.manual_seed(rank)  # a different init per rank on purpose: rank 0's is broadcast
     data = ImageDataset(images=tiny.tiny_images(), labels=None, name="tiny", num_classes=None)
-    config = tiny.TinyTrainConfig(device="cpu", quiet=True, out_dir=out, steps=steps)
+    options = {"out_dir": out, **options}
+    config = tiny.TinyTrainConfig(device="cpu", quiet=True, steps=steps, **options)
     trainer = Recording(create_model("tiny"), data, config)
     trainer.local = []
     return trainer
@@ -87,16 +94,19 @@ weights = torch.cat([p.detach().flatten() for p in trainer.model.parameters()])
 resumed = build(8)
 resumed.load_checkpoint()
 after_resume = resumed.batches.next()[0]
-mine = (weights, first_batch, after_resume, trainer.local)
+# rank 1 is out of time at once, rank 0 never: they stop together, at the first log point
+timed = build(6, out_dir=None, max_seconds=1e-9 if rank == 1 else 1e9).fit()
+mine = (weights, first_batch, after_resume, trainer.local, timed.steps)
 everyone = [None, None]
 dist.all_gather_object(everyone, mine)
 if rank == 0:
-    (wa, xa, ra, la), (wb, xb, rb, lb) = everyone
+    (wa, xa, ra, la, sa), (wb, xb, rb, lb, sb) = everyone
     facts = {
         "same_weights": torch.equal(wa, wb),
         "same_data": torch.equal(xa, xb),
         "same_data_after_resume": torch.equal(ra, rb),
         "local": [la, lb],
+        "steps_with_max_seconds": [sa, sb],
     }
     with open(report, "w") as f:
         json.dump(facts, f)
@@ -112,6 +122,7 @@ def test_ranks_stay_in_sync_and_log_the_mean_of_their_losses(tmp_path):
     facts = json.loads(report.read_text())
     assert facts["same_weights"] and not facts["same_data"]
     assert not facts["same_data_after_resume"], "every rank resumed rank 0's batch stream"
+    assert facts["steps_with_max_seconds"] == [2, 2]
     records = train_records(out)
     assert [r["step"] for r in records] == [2, 4, 6]  # once per log point: rank 0 alone writes
     own_means = []
