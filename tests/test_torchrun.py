@@ -24,11 +24,13 @@ SRC = TESTS.parent / "src"
 PRIOR = 'prior={"num_layers": 2, "hidden_channels": 8}'
 
 
-def torchrun(*args, timeout=180):
+def torchrun(*args, timeout=180, fast_dev_run=None):
     """``python -m torch.distributed.run --standalone --nproc_per_node 2 ARGS``, finished."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
     env.pop("GANZOO_FAST_DEV_RUN", None)
+    if fast_dev_run is not None:
+        env["GANZOO_FAST_DEV_RUN"] = str(fast_dev_run)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     with subprocess.Popen(
         [*cmd, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
@@ -145,9 +147,12 @@ def test_a_gan_under_torchrun_prints_one_summary_from_rank_0(tmp_path):
     done = torchrun(
         "-m", "ganzoo.cli", "train", "dcgan", "--preset", "small", "--dataset", f"npz:{npz}",
         "--steps", 2, "--batch-size", 4, "--set", "log_every=1", "--device", "cpu", "--out", out,
+        fast_dev_run=2,
     )  # fmt: skip
     lines = done.stdout.splitlines()
     assert len(lines) == 1, done.stdout
+    assert done.stderr.count("GANZOO_FAST_DEV_RUN=2: ") == 1, done.stderr  # rank 0's notice
+    assert done.stderr.count("pictures of the run") <= 1, done.stderr
     summary = json.loads(lines[0])
     records = train_records(out)
     assert [r["step"] for r in records] == [1, 2]
