@@ -31,6 +31,19 @@ def test_it_caps_steps_and_says_so_once(monkeypatch, capsys, fresh_notice):
     assert lines[0].startswith(f"{FAST_DEV_RUN}=3: ") and "at most 3 step" in lines[0]
 
 
+def test_under_torchrun_only_rank_0_says_so(monkeypatch, capsys, fresh_notice):
+    monkeypatch.setenv(FAST_DEV_RUN, "3")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    config = TrainConfig(steps=2000)
+    config.validate()
+    assert config.steps == 3  # capped on every rank
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("RANK", "0")
+    TrainConfig(steps=2000).validate()
+    assert capsys.readouterr().err.startswith(f"{FAST_DEV_RUN}=3: ")
+
+
 def test_a_capped_trainer_runs_that_many_steps(monkeypatch, tiny_data, tmp_path, fresh_notice):
     monkeypatch.setenv(FAST_DEV_RUN, "2")
     torch.manual_seed(0)

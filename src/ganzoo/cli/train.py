@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ganzoo.cli.common import DataRoot, Device, Quiet, _fail, _parse_sets, friendly
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, GanzooWarning
 
 
 @friendly
@@ -88,10 +89,16 @@ def train(
     ``--stage prior --from runs/vq --out runs/vq-prior``. ``--init-from dcgan-art64``
     starts a new run from a checkpoint's networks (fine-tuning on ``--dataset
     folder:<dir>``, or a next leg), and the model card records the lineage.
+
+    Under ``torchrun`` only rank 0 prints (the summary, progress and warnings).
     """
     from ganzoo.registry import get_trainer_entry
+    from ganzoo.train.distributed import launch_rank
     from ganzoo.train.launch import train as run_training
     from ganzoo.train.signals import TrainingInterrupted
+
+    if launch_rank() > 0:  # the same warnings as rank 0's, about the same options and data
+        warnings.filterwarnings("ignore", category=GanzooWarning)
 
     overrides = _parse_sets(sets or [])
     named = {
@@ -116,7 +123,7 @@ def train(
     if quiet:
         overrides["quiet"] = True
     try:
-        _, result = run_training(
+        trainer, result = run_training(
             entry,
             out_dir=out,
             dataset=dataset,
@@ -133,7 +140,12 @@ def train(
             **overrides,
         )
     except TrainingInterrupted as exc:
+        if launch_rank() > 0:  # rank 0 says where its checkpoint is
+            raise typer.Exit(exc.exit_code) from None
         raise _fail(str(exc), exc.exit_code) from None
-    if result.summary.get("pictures") and not quiet:
-        typer.echo(f"pictures of the run: {out / 'plots'} and {out / 'samples'}", err=True)
+    if not trainer.is_main:
+        return  # rank 0 prints the run's one summary
+    folders = sorted({str(Path(p).parent) for p in result.summary.get("pictures", [])})
+    if folders and not quiet:  # only the folders that hold pictures (samples/ may not exist)
+        typer.echo(f"pictures of the run: {' and '.join(folders)}", err=True)
     typer.echo(json.dumps(result.summary))  # the trainer wrote it to <out>/train_summary.json

@@ -51,6 +51,7 @@ from ganzoo.train.ema import EMA
 from ganzoo.train.optim import linear_decay, make_optimizer
 from ganzoo.train.progress import progress_bar
 from ganzoo.train.run_folder import RunFolder, dataset_fingerprint
+from ganzoo.train.running_means import RunningMeans
 from ganzoo.train.signals import StopSignals, TrainingInterrupted
 from ganzoo.train.state import TrainingState
 
@@ -151,8 +152,8 @@ class Trainer:
         #: The checkpoint this run started from (:meth:`init_from`), ``None`` from scratch.
         self.init_source: str | None = None
         self.last_evaluation: dict[str, float] = {}
-        self._sums: dict[str, torch.Tensor] = {}
-        self._count = 0
+        self._means = RunningMeans()
+        self._time_up = False  # torchrun: max_seconds spent, as the ranks agreed when logging
         #: SIGINT/SIGTERM received during ``fit`` (:mod:`ganzoo.train.signals`).
         self.stop = StopSignals()
 
@@ -216,7 +217,7 @@ class Trainer:
         Its state is saved in checkpoints, so resumed runs draw the same numbers.
         """
         generator = torch.Generator(device=self.device)
-        generator.manual_seed(self.config.seed * 1000 + len(self.generators) * 7919 + self.rank)
+        generator.manual_seed(distributed.stream_seed(self.config.seed, len(self.generators)))
         self.generators[name] = generator
         return generator
 
@@ -340,22 +341,13 @@ class Trainer:
                 callback._last_run = step  # type: ignore[attr-defined]
 
     # ----------------------------------------------------------------- logging
-    def _accumulate(self, metrics: dict[str, torch.Tensor]) -> None:
-        for name, value in metrics.items():
-            value = value.detach().float()
-            self._sums[name] = self._sums[name] + value if name in self._sums else value.clone()
-        self._count += 1
-
-    def _flush_metrics(self) -> dict[str, float]:
-        if not self._sums:
-            return {}
-        names = list(self._sums)
-        values = (torch.stack([self._sums[n] for n in names]) / self._count).tolist()
-        self._sums, self._count = {}, 0
-        return dict(zip(names, values, strict=True))
-
-    def _log_training(self, progress: Any = None, task: Any = None) -> None:
-        logged = self._flush_metrics()
+    def _log_training(
+        self, progress: Any = None, task: Any = None, *, over_processes: bool = True
+    ) -> None:
+        """Log the metrics' means since the last log point (under torchrun: over all ranks)."""
+        logged, self._time_up = self._means.flush(
+            over_processes=over_processes, vote=self._time_spent()
+        )
         if not logged:
             return
         self.last_metrics = logged
@@ -397,9 +389,13 @@ class Trainer:
     def load_checkpoint(self, folder: str | Path | None = None) -> int:
         """Resume from ``folder``'s (default ``out_dir``'s) checkpoint; return the step.
 
-        See :meth:`ganzoo.train.state.TrainingState.restore`.
+        See :meth:`ganzoo.train.state.TrainingState.restore`. It holds rank 0's random
+        generators: under ``torchrun`` the other ranks seed theirs anew (other batches).
         """
-        return TrainingState.restore(self, folder)
+        step = TrainingState.restore(self, folder)
+        for index, generator in enumerate(self.generators.values() if self.rank else ()):
+            generator.manual_seed(distributed.stream_seed(self.config.seed, index, step))
+        return step
 
     def export(self, folder: str | Path, metrics: dict[str, Any] | None = None) -> Path:
         """Write the model (EMA weights where kept) as a Hub folder with a model card.
@@ -409,9 +405,13 @@ class Trainer:
         return export.export_trainer(self, folder, metrics)
 
     # ----------------------------------------------------------------- the loop
-    def _out_of_time(self, start: float) -> bool:
+    def _time_spent(self) -> bool:
         limit = self.config.max_seconds
-        return limit is not None and time.perf_counter() - start >= limit
+        return limit is not None and time.perf_counter() - self.fit_started >= limit
+
+    def _out_of_time(self) -> bool:
+        # Under torchrun the ranks stop together: at a log point where one is out of time.
+        return self._time_up if self.world_size > 1 else self._time_spent()
 
     @contextlib.contextmanager
     def _open_run(self, resume: bool, overwrite: bool) -> Iterator[None]:
@@ -423,7 +423,8 @@ class Trainer:
             yield
 
     def _interrupt(self) -> None:
-        self._log_training()
+        # no collective: the other processes may be inside another step (or stopped)
+        self._log_training(over_processes=False)
         raise self.stop.interrupted(self.step, self.save_checkpoint())
 
     def fit(self, resume: bool = False, overwrite: bool = False) -> TrainResult:
@@ -463,6 +464,7 @@ class Trainer:
 
     def _loop(self) -> TrainResult:
         start = self.fit_started = time.perf_counter()
+        self._time_up = False
         cfg = self.config
         self.model.train()
         self._emit("on_fit_start")
@@ -470,7 +472,7 @@ class Trainer:
             task = progress.add_task(
                 type(self).__name__, total=cfg.steps, completed=self.step, info=""
             )
-            while self.step < cfg.steps and not self._out_of_time(start):
+            while self.step < cfg.steps and not self._out_of_time():
                 with self.autocast():
                     metrics = self.train_step(self.next_batch())
                 for scheduler in self.schedulers.values():
@@ -478,7 +480,7 @@ class Trainer:
                 if self.ema is not None:
                     self.ema.update()
                 self.step += 1
-                self._accumulate(metrics)
+                self._means.add(metrics)
                 if self.step % cfg.log_every == 0:
                     self._log_training(progress, task)
                 if self.stop.signum is not None:

@@ -110,7 +110,7 @@ def fast_dev_run_steps() -> int | None:
     line of a script or command still runs (data, evaluation at the end, checkpoints,
     export), in seconds; use it to check a training script or the docs, never for a model
     you keep. Unset, empty or ``0``: off. The first time a process reads it on, one line on
-    stderr says so.
+    stderr says so (under ``torchrun``: rank 0 only).
 
     Raises:
         GanzooError: for a value that is not a whole number >= 0.
@@ -125,7 +125,7 @@ def fast_dev_run_steps() -> int | None:
     cap = int(text)
     if cap == 0:
         return None
-    if not _fast_dev_run_noticed:
+    if not _fast_dev_run_noticed and os.environ.get("RANK", "0").strip() in ("", "0"):
         _fast_dev_run_noticed = True
         print(
             f"{FAST_DEV_RUN}={cap}: every training run stops after at most {cap} step(s); "

@@ -23,14 +23,64 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def launch_rank() -> int:
+    """The rank ``torchrun`` gave this process (``RANK``; 0 when not launched by it).
+
+    Known before the process group is joined, e.g. to keep ranks other than 0 quiet.
+    """
+    return int(os.environ.get("RANK", "0")) if launched_by_torchrun() else 0
+
+
+def rank() -> int:
+    """The rank of this process in the joined group (0 without one)."""
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def world_size() -> int:
+    """The number of processes in the joined group (1 without one)."""
+    return dist.get_world_size() if dist.is_initialized() else 1
+
+
+def stream_seed(seed: int, index: int, step: int = 0) -> int:
+    """The seed of a trainer's random generator number ``index``, on this process.
+
+    It differs between processes (each draws its own batches and noise), and for a
+    stream started anew at ``step`` (ranks other than 0 on resume: the checkpoint holds
+    rank 0's streams only).
+    """
+    return seed * 1000 + index * 7919 + rank() + step * 104_729
+
+
+def collective_device() -> torch.device:
+    """Where the group's tensors live: the current CUDA device under NCCL, else the CPU."""
+    if dist.is_initialized() and dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def mean_over_processes(values: torch.Tensor) -> torch.Tensor:
+    """The element-wise mean of ``values`` over all processes (one all-reduce).
+
+    Every process of the group must call it at the same point with a tensor of the
+    same shape; without a group it returns ``values`` unchanged.
+    """
+    size = world_size()
+    if size == 1:
+        return values
+    total = values.clone()
+    dist.all_reduce(total, op=dist.ReduceOp.SUM)
+    return total / size
+
+
 def init_distributed(device: torch.device) -> tuple[int, int]:
-    """Join the process group if launched by ``torchrun``; return ``(rank, world_size)``."""
-    if not launched_by_torchrun():
-        return 0, 1
-    if not dist.is_initialized():
+    """Join the process group if launched by ``torchrun``; return ``(rank, world_size)``.
+
+    A group the caller has already joined is used as it is.
+    """
+    if launched_by_torchrun() and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
-    return dist.get_rank(), dist.get_world_size()
+    return rank(), world_size()
 
 
 def local_device(device: torch.device) -> torch.device:
