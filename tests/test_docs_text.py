@@ -22,7 +22,7 @@ SOURCES = sorted((ROOT / "src" / "ganzoo").rglob("*.py"))
 #: "the report" / "the course report" / "report's", not "reported" or the preset `report`.
 SAYS_THE_REPORT = re.compile(r"\b[Tt]he (course )?report\b|\breport's\b")
 #: The commands whose help these tests read (``train``'s is checked with its own module).
-COMMANDS = ["list", "info", "sample", "encode", "eval", "push"]
+COMMANDS = ["list", "info", "sample", "encode", "eval", "push", "train"]
 
 
 def _docstrings(path: Path) -> list[tuple[str, str]]:

@@ -81,14 +81,12 @@ def list_pretrained(architecture: str | None = None, *, dataset: str | None = No
         GanzooError: one line, for an architecture or a data set ganzoo does not know,
             naming the closest and the known values.
 
-    Example:
-        ```python
-        import ganzoo
-
-        ganzoo.list_pretrained()  # every name
-        ganzoo.list_pretrained(architecture="vqvae")  # ['vqvae-cifar10', 'vqvae-mnist']
-        ganzoo.list_pretrained(architecture="DCGAN", dataset="art64")  # ['dcgan-art64']
-        ```
+    Examples:
+        >>> import ganzoo
+        >>> ganzoo.list_pretrained(architecture="vqvae")
+        ['vqvae-cifar10', 'vqvae-mnist']
+        >>> ganzoo.list_pretrained(architecture="DCGAN", dataset="art64")
+        ['dcgan-art64']
 
     """
     catalog = load_catalog()

@@ -80,17 +80,17 @@ def train(
     device: Device = None,
     quiet: Quiet = False,
 ) -> None:
-    """Train an architecture; the run folder ends up loadable by ``from_pretrained``.
+    """Train an architecture; the run folder ends up loadable by from_pretrained.
 
     Ctrl-C or SIGTERM stops after the current step with a checkpoint saved (exit 130 or
-    143); ``--resume`` continues it. An architecture trained in stages (a VQ-VAE: its
+    143); --resume continues it. An architecture trained in stages (a VQ-VAE: its
     autoencoder, then a prior over its codes) trains its first stage by default; a later
     stage continues a trained model into a new run folder:
-    ``--stage prior --from runs/vq --out runs/vq-prior``. ``--init-from dcgan-art64``
-    starts a new run from a checkpoint's networks (fine-tuning on ``--dataset
-    folder:<dir>``, or a next leg), and the model card records the lineage.
+    --stage prior --from runs/vq --out runs/vq-prior. --init-from dcgan-art64
+    starts a new run from a checkpoint's networks (fine-tuning on --dataset
+    folder:<dir>, or a next leg), and the model card records the lineage.
 
-    Under ``torchrun`` only rank 0 prints (the summary, progress and warnings).
+    Under torchrun only rank 0 prints (the summary, progress and warnings).
     """
     from ganzoo.registry import get_trainer_entry
     from ganzoo.train.distributed import launch_rank
