@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,3 +45,26 @@ def tiny_checkpoint(tmp_path):
     folder = tmp_path / "ckpt"
     model.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture
+def pushed_files(monkeypatch):
+    """Make ``ganzoo.hub.push`` upload to a recorder: ``{file name: text}`` of what it sent."""
+    import huggingface_hub
+
+    sent = {}
+
+    class RecordingApi:
+        def __init__(self, endpoint=None, token=None):
+            pass
+
+        def create_repo(self, repo_id, private, exist_ok):
+            pass
+
+        def upload_folder(self, folder_path, repo_id, **options):
+            files = Path(folder_path).iterdir()
+            sent.update({p.name: p.read_text() for p in files if p.suffix in (".md", ".json")})
+            return "https://hub/commit/1"
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    return sent

@@ -219,25 +219,10 @@ def test_a_run_card_has_the_front_matter_of_its_measured_metrics(tiny_data, tmp_
     assert {urlparse(u).hostname for u in _urls(text)} <= _allowed_hosts()
 
 
-def test_a_pushed_run_sends_a_card_the_hub_can_read(tiny_data, tmp_path, monkeypatch):
-    import huggingface_hub
-
+def test_a_pushed_run_sends_a_card_the_hub_can_read(tiny_data, tmp_path, pushed_files):
     from ganzoo.hub import push
 
-    sent = {}
-
-    class RecordingApi:
-        def __init__(self, endpoint=None, token=None):
-            pass
-
-        def create_repo(self, repo_id, private, exist_ok):
-            pass
-
-        def upload_folder(self, folder_path, repo_id, **options):
-            sent.update({p.name: p.read_text() for p in Path(folder_path).glob("*.md")})
-            return "https://hub/commit/1"
-
-    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    sent = pushed_files
     _run(tiny_data, tmp_path / "run", "ganzoo train tiny --out /home/alice/runs/x")
     push(tmp_path / "run", "me/tiny")
     (tmp_path / "sent.md").write_text(sent["README.md"])

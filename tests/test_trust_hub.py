@@ -5,7 +5,6 @@ import re
 import shutil
 import socket
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -355,26 +354,11 @@ def test_card_text_helpers():
 
 
 def test_push_uploads_config_json_without_local_paths_even_from_an_older_folder(
-    tmp_path, monkeypatch
+    tmp_path, pushed_files
 ):
-    import huggingface_hub
-
     from ganzoo.hub import push
 
-    uploaded = {}
-
-    class RecordingApi:
-        def __init__(self, endpoint=None, token=None):
-            pass
-
-        def create_repo(self, repo_id, private, exist_ok):
-            pass
-
-        def upload_folder(self, folder_path, repo_id, **options):
-            uploaded.update({p.name: p.read_text() for p in Path(folder_path).glob("*.json")})
-            return "https://hub/commit/1"
-
-    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    uploaded = pushed_files
     folder = tmp_path / "old"
     create_model("tiny").save_pretrained(folder)
     config = json.loads((folder / "config.json").read_text())  # as an older ganzoo wrote it
