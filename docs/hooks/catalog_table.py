@@ -40,39 +40,45 @@ def _where(entry: dict[str, Any]) -> str:
     return ", ".join(places) or "-"
 
 
-def _metrics(metrics: dict[str, Any] | None) -> str:
-    return ", ".join(f"{name} {value}" for name, value in (metrics or {}).items()) or "-"
+def _metrics(metrics: dict[str, Any] | None, most: int | None = None) -> str:
+    """``name value`` pairs; with ``most``, the first ``most`` without spreads (``*_std``)."""
+    items = list((metrics or {}).items())
+    if most is not None:
+        items = [(k, v) for k, v in items if not k.endswith("_std")][:most]
+    return ", ".join(f"{name} {value}" for name, value in items) or "-"
 
 
 def render_catalog(catalog: dict[str, Any]) -> str:
-    """Markdown for the catalog: a table plus each checkpoint's training command."""
+    """Markdown for the catalog: a narrow table, then each checkpoint's details.
+
+    The table holds what a reader compares (name, architecture, data set, the first
+    metrics, where it lives); the description, every metric and the training command
+    follow per checkpoint, so the table fits a page without scrolling sideways.
+    """
     models = sorted(catalog.get("models") or [], key=lambda m: m.get("name", ""))
     if not models:
         return EMPTY
     lines = [
-        "| name | architecture | dataset | metrics | where | description |",
-        "|---|---|---|---|---|---|",
+        "| name | architecture | dataset | results | where |",
+        "|---|---|---|---|---|",
     ]
     for m in models:
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    _code(_cell(m.get("name"))),
-                    _code(_cell(m.get("architecture"))),
-                    _cell(m.get("dataset")),
-                    _cell(_metrics(m.get("metrics"))),
-                    _cell(_where(m)),
-                    _cell(m.get("description")),
-                ]
-            )
-            + " |"
-        )
-    commands = [m for m in models if m.get("command")]
-    if commands:
-        lines += ["", "Each checkpoint was trained with:", ""]
-        for m in commands:
-            lines += [f"`{m['name']}`", "", "```bash", m["command"].strip(), "```", ""]
+        cells = [
+            f"[{_code(_cell(m.get('name')))}](#{_cell(m.get('name'))})",
+            _code(_cell(m.get("architecture"))),
+            _cell(m.get("dataset")),
+            _cell(_metrics(m.get("metrics"), most=2)),
+            _cell(_where(m)),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "### Each checkpoint", ""]
+    for m in models:
+        name = _cell(m.get("name"))
+        about = f"**{_code(name)}**: {_cell(m.get('description'))}"
+        lines += [f'<a id="{name}"></a>', "", about, ""]
+        lines += [f"Measured: {_cell(_metrics(m.get('metrics')))}.", ""]
+        if m.get("command"):
+            lines += ["Trained with:", "", "```bash", m["command"].strip(), "```", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
