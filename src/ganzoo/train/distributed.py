@@ -72,6 +72,33 @@ def mean_over_processes(values: torch.Tensor) -> torch.Tensor:
     return total / size
 
 
+def sum_over_processes_(values: torch.Tensor) -> torch.Tensor:
+    """Replace ``values`` in place by their element-wise sum over all processes.
+
+    One all-reduce; every process of the group must call it at the same point with a
+    tensor of the same shape. Without a group (or with one process) nothing is called
+    and ``values`` is returned untouched.
+
+    Returns:
+        ``values``, now the sum.
+
+    """
+    if world_size() > 1:
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return values
+
+
+def broadcast_from_main(*tensors: torch.Tensor) -> None:
+    """Overwrite ``tensors`` in place with rank 0's values, on every process.
+
+    Every process of the group must call it at the same point with tensors of the same
+    shapes; without a group (or with one process) it does nothing.
+    """
+    if world_size() > 1:
+        for tensor in tensors:
+            dist.broadcast(tensor, src=0)
+
+
 def init_distributed(device: torch.device) -> tuple[int, int]:
     """Join the process group if launched by ``torchrun``; return ``(rank, world_size)``.
 
@@ -94,9 +121,7 @@ def local_device(device: torch.device) -> torch.device:
 
 def broadcast_module(module: nn.Module) -> None:
     """Copy rank 0's parameters and buffers to every process."""
-    if dist.is_initialized() and dist.get_world_size() > 1:
-        for tensor in list(module.parameters()) + list(module.buffers()):
-            dist.broadcast(tensor.data, src=0)
+    broadcast_from_main(*(t.data for t in [*module.parameters(), *module.buffers()]))
 
 
 def average_gradients(params: Iterable[torch.Tensor]) -> None:

@@ -28,6 +28,13 @@ Options beyond the paper, for a recommended recipe:
   are moved onto random encoder outputs of the current batch.
 * **k-means initialisation** (:meth:`VectorQuantizer.init_from`; Łańcucki et al. 2020):
   the codebook starts from Lloyd's k-means on a batch of encoder outputs.
+
+Under a process group of several processes (``torchrun``), every process applies the
+same codebook updates, as if the processes' batches were one: each training-mode forward
+sums the usage counts and (EMA) the per-code sums of encoder outputs over the processes
+before updating, so all of them must run it together; k-means initialisation and
+dead-code restarts run on rank 0, from its batch, and rank 0's codebook and usage state
+are broadcast. In one process nothing is exchanged.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganzoo.errors import GanzooError
+from ganzoo.train import distributed
 
 #: Decay of the usage average (``cluster_size``) when the codebook is trained by gradient.
 USAGE_DECAY = 0.99
@@ -243,14 +251,19 @@ class VectorQuantizer(nn.Module):
 
         EMA update (sonnet's ``VectorQuantizerEMA``): ``N_k ← γ N_k + (1 − γ) n_k``,
         ``m_k ← γ m_k + (1 − γ) Σ_{i: k(i)=k} z_i``, ``e_k = m_k / Ñ_k`` with the
-        Laplace-smoothed ``Ñ_k = (N_k + ε) / (Σ N + K ε) · Σ N``.
+        Laplace-smoothed ``Ñ_k = (N_k + ε) / (Σ N + K ε) · Σ N``. Under a process group
+        ``n_k`` and the sums are those of all processes' batches (one all-reduce).
         """
         decay = self.ema_decay if self.ema_decay is not None else USAGE_DECAY
+        sums = None
+        if self.ema_decay is not None:
+            sums = torch.zeros(self.num_codes, self.code_dim, device=flat.device, dtype=flat.dtype)
+            sums.index_add_(0, indices, flat)
+        if distributed.world_size() > 1:
+            counts, sums = _sum_over_processes(counts, sums)
         self.cluster_size.mul_(decay).add_(counts.to(self.cluster_size), alpha=1.0 - decay)
-        if self.ema_decay is None:
+        if sums is None:
             return
-        sums = torch.zeros(self.num_codes, self.code_dim, device=flat.device, dtype=flat.dtype)
-        sums.index_add_(0, indices, flat)
         self.ema_weight.mul_(decay).add_(sums.to(self.ema_weight), alpha=1.0 - decay)
         sizes = self.cluster_size.float()
         total = sizes.sum()
@@ -264,6 +277,13 @@ class VectorQuantizer(nn.Module):
         self.cluster_size[which] = count
         if self.ema_decay is not None:
             self.ema_weight[which] = (vectors * count).to(self.ema_weight.dtype)
+
+    def _broadcast_codes(self) -> None:
+        """Give every process rank 0's codebook and usage state (nothing in one process)."""
+        state = [self.codebook.data, self.cluster_size]
+        if self.ema_decay is not None:
+            state.append(self.ema_weight)
+        distributed.broadcast_from_main(*state)
 
     @staticmethod
     def _draw(
@@ -290,6 +310,11 @@ class VectorQuantizer(nn.Module):
         had a chance. Call it after the optimiser step; with a gradient-trained codebook the
         optimiser's moments for those codes are left as they are.
 
+        Under a process group every process must call it together: the usage averages
+        (summed over the processes by :meth:`forward`) say which codes are dead, rank 0
+        picks their new vectors from its ``z_e``, and its codebook and usage state are
+        broadcast.
+
         Args:
             z_e: recent encoder outputs ``(N, d, H, W)`` (any dtype; detached here).
             generator: random generator for the choice; ``None`` uses the global one. The
@@ -300,14 +325,26 @@ class VectorQuantizer(nn.Module):
 
         """
         dead = torch.nonzero(self.cluster_size < self.dead_code_threshold).squeeze(1)
+        if distributed.world_size() > 1:  # one broadcast, even with no dead code
+            flat = self._flatten(z_e.detach())
+            if distributed.rank() == 0 and dead.numel() > 0 and flat.shape[0] > 0:
+                self._restart(dead, flat, generator)
+            self._broadcast_codes()
+            return int(dead.numel())
         if dead.numel() == 0:
             return 0
         flat = self._flatten(z_e.detach())
         if flat.shape[0] == 0:
             return 0
+        self._restart(dead, flat, generator)
+        return int(dead.numel())
+
+    def _restart(
+        self, dead: torch.Tensor, flat: torch.Tensor, generator: torch.Generator | None
+    ) -> None:
+        """Put codes ``dead`` on distinct random rows of ``flat`` (:meth:`restart_dead_codes`)."""
         picked = self._draw(flat.shape[0], dead.numel(), generator, flat.device)
         self._set_codes(dead, flat[picked], max(self.dead_code_threshold, 1.0))
-        return int(dead.numel())
 
     @torch.no_grad()
     def init_from(
@@ -319,7 +356,8 @@ class VectorQuantizer(nn.Module):
         is a vector of the batch drawn with probability proportional to its squared
         distance to the nearest centre so far), so distinct clusters get distinct codes; a
         centre whose cluster empties keeps its place. Usage averages restart at one per
-        code, as for a new quantiser.
+        code, as for a new quantiser. Under a process group every process must call it
+        together: rank 0 runs k-means on its ``z_e`` and its codebook is broadcast.
 
         Args:
             z_e: encoder outputs ``(N, d, H, W)``.
@@ -335,6 +373,12 @@ class VectorQuantizer(nn.Module):
         flat = self._flatten(z_e.detach())
         if flat.shape[0] == 0:
             raise GanzooError("k-means initialisation needs at least one encoder output")
+        if distributed.rank() == 0:
+            self._kmeans(flat, iters, generator)
+        self._broadcast_codes()
+
+    def _kmeans(self, flat: torch.Tensor, iters: int, generator: torch.Generator | None) -> None:
+        """Lloyd's k-means from k-means++ seeds on rows ``flat``, made the codebook."""
         centres = _kmeans_plus_plus(flat, self.num_codes, generator)
         for _ in range(iters):
             assigned = self._nearest(flat, centres)
@@ -343,6 +387,17 @@ class VectorQuantizer(nn.Module):
             filled = counts > 0
             centres[filled] = sums[filled] / counts[filled].unsqueeze(1).to(sums.dtype)
         self._set_codes(torch.arange(self.num_codes, device=flat.device), centres, 1.0)
+
+
+def _sum_over_processes(
+    counts: torch.Tensor, sums: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``counts`` ``(K,)`` and ``sums`` ``(K, d)`` summed over all processes (one all-reduce)."""
+    if sums is None:
+        return distributed.sum_over_processes_(counts.clone()), None
+    both = torch.cat([counts.to(sums.dtype).unsqueeze(1), sums], dim=1)
+    distributed.sum_over_processes_(both)
+    return both[:, 0].to(counts.dtype), both[:, 1:]
 
 
 def _kmeans_plus_plus(
