@@ -92,8 +92,8 @@ def train(
 
     Under torchrun only rank 0 prints (the summary, progress and warnings).
     """
+    from ganzoo.distributed import launch_rank
     from ganzoo.registry import get_trainer_entry
-    from ganzoo.train.distributed import launch_rank
     from ganzoo.train.launch import train as run_training
     from ganzoo.train.signals import TrainingInterrupted
 

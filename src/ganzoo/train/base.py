@@ -6,8 +6,7 @@ stderr, data parallelism under ``torchrun``, and the periodic jobs
 (:mod:`ganzoo.train.callbacks`: evaluation, sample grids, checkpoints, plots),
 all triggered the same way. The rest lives beside it:
 
-- :mod:`ganzoo.train.config`: :class:`TrainConfig` and :class:`TrainResult`
-  (importable from here too);
+- :mod:`ganzoo.train.config`: :class:`TrainConfig`, :class:`TrainResult` (also here);
 - :mod:`ganzoo.train.state`: the resumable state a checkpoint holds, saved and
   restored bit-exactly;
 - :mod:`ganzoo.train.run_folder`: the folder on disk and its rules (lock,
@@ -32,11 +31,12 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ganzoo import distributed
 from ganzoo.config import check_at_least, check_positive
 from ganzoo.data import DeviceBatcher, ImageDataset
 from ganzoo.devices import bf16_is_slow, select_device
 from ganzoo.errors import GanzooError, GanzooWarning
-from ganzoo.train import distributed, export
+from ganzoo.train import export
 from ganzoo.train.callbacks import (
     Callback,
     Checkpoints,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from ganzoo.train import distributed
+from ganzoo import distributed
 
 
 class RunningMeans:

@@ -46,8 +46,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganzoo import distributed
 from ganzoo.errors import GanzooError
-from ganzoo.train import distributed
 
 #: Decay of the usage average (``cluster_size``) when the codebook is trained by gradient.
 USAGE_DECAY = 0.99
