@@ -175,8 +175,9 @@ def main() -> None:
                 version=ganzoo.__version__,
             )
         ]
-    last = model.lineage[-1]  # its numbers are the ones measured here, on what ships
-    model.lineage[-1] = {**last, "metrics": {**(last.get("metrics") or {}), **metrics}}
+    # the last leg's numbers are the ones measured here, on what ships: they replace the
+    # run's own (a training-time FID of few samples, the kept step), not merge with them
+    model.lineage[-1] = {**model.lineage[-1], "metrics": dict(metrics)}
     # the lineage's and the card's commands as another user runs them
     model.lineage, command = runnable_lineage(model.lineage, summary["command"], args.name)
     online = online_weights(args.run)  # what a next leg trains on (--init-from)
