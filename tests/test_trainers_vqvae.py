@@ -150,6 +150,28 @@ def test_best_options_switch_to_an_ema_codebook_with_kmeans_initialisation(monke
     assert VQVAETrainer.model_overrides(VQVAETrainConfig()) == {}
 
 
+def test_a_run_started_from_a_checkpoint_keeps_its_codebook(monkeypatch, tmp_path):
+    first = _autoencoder(steps=2, codebook_ema=0.99, kmeans_init_batches=3, kmeans_iters=2)
+    first.fit()
+    first.model.save_pretrained(tmp_path / "leg1")
+    calls = []
+    original = VectorQuantizer.init_from
+
+    def spy(self, z_e, iters=10, generator=None):
+        calls.append(tuple(z_e.shape))
+        return original(self, z_e, iters=iters, generator=generator)
+
+    monkeypatch.setattr(VectorQuantizer, "init_from", spy)
+    second = _autoencoder(steps=1, codebook_ema=0.99, kmeans_init_batches=3, kmeans_iters=2)
+    second.init_from(tmp_path / "leg1")
+    given = second.model.quantizer.codebook.clone()
+    torch.testing.assert_close(given, first.model.quantizer.codebook)
+    second.fit()
+    assert calls == []  # k-means would have replaced the trained codebook
+    moved = (second.model.quantizer.codebook - given).abs().max()
+    assert 0 < moved < (given.abs().max() * 0.5)  # one EMA update, not a new codebook
+
+
 def test_the_autoencoder_trainer_refuses_a_model_with_a_prior():
     model = create_model("vqvae")
     model.attach_prior(SMALL_PRIOR)

@@ -150,12 +150,14 @@ class VQVAETrainConfig(VQTrainConfig):
             updates (the paper's appendix; sets the model's ``ema_decay``).
         kmeans_init_batches: before the first step of a new run, initialise the codebook
             by k-means on the encoder's outputs of this many batches (the first batch and
-            the next ones; 0: keep the random codebook). For a new model: it replaces a
-            trained codebook.
+            the next ones; 0: keep the random codebook).
         kmeans_iters: Lloyd iterations of that k-means (after k-means++ seeding).
         restart_every: every this many steps, move the codes whose usage average fell
             under the model's ``dead_code_threshold`` onto random encoder outputs of the
             current batch (Jukebox's restarts; 0: never).
+
+    A run started from a checkpoint (``--init-from``) skips the k-means initialisation:
+    it keeps the checkpoint's trained codebook.
 
     """
 
@@ -260,7 +262,9 @@ class VQVAETrainer(EpochTrainer):
         """One update of the autoencoder; dead codes restarted every ``restart_every`` steps."""
         x, _ = batch
         cfg = self.config
-        if self.step == 0 and cfg.kmeans_init_batches > 0:  # a new run (resumes start later)
+        # a new run from scratch: resumes start later, and a run started from a
+        # checkpoint (``init_from``) keeps the codebook it was given
+        if self.step == 0 and cfg.kmeans_init_batches > 0 and self.init_source is None:
             self._kmeans_init(x)
         out = self.model(x)
         self.optimizer_step("vqvae", out.loss)
