@@ -112,7 +112,15 @@ if rank == 0:
     }
     with open(report, "w") as f:
         json.dump(facts, f)
+# leave together: a rank that exits while the other still tears Gloo down can abort it
+# ("terminate called without an active exception", once in CI); and what is checked is
+# written, so skip the interpreter's finalisation, where Gloo's threads can abort too
+# (pytorch/pytorch#179291)
+dist.barrier()
 dist.destroy_process_group()
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(0)
 """
 
 
@@ -200,3 +208,38 @@ def test_the_pictures_line_names_only_folders_that_exist(tiny_npz, tmp_path):
     assert sampled.exit_code == 0, sampled.output
     folders = picture_folders(sampled.stderr)
     assert folders == [str(tmp_path / "sampled" / sub) for sub in ("plots", "samples")]
+
+
+@pytest.fixture
+def one_process_group_env(monkeypatch):
+    """The environment of a one-process group, as if started by ``torchrun``."""
+    import socket
+
+    import ganzoo.distributed as distributed
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": "0", "WORLD_SIZE": "1"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(distributed, "launched_by_torchrun", lambda: True)
+    return distributed
+
+
+def test_the_group_ganzoo_joined_is_left_and_the_callers_own_is_kept(one_process_group_env):
+    import torch
+    import torch.distributed as dist
+
+    distributed = one_process_group_env
+    assert distributed.init_distributed(torch.device("cpu")) == (0, 1)
+    assert dist.is_initialized()
+    distributed.leave_distributed()
+    assert not dist.is_initialized()  # ganzoo joined it, ganzoo left it
+    dist.init_process_group("gloo")  # a group the caller joined itself
+    try:
+        distributed.init_distributed(torch.device("cpu"))
+        distributed.leave_distributed()
+        assert dist.is_initialized()
+    finally:
+        dist.destroy_process_group()

@@ -104,10 +104,31 @@ def init_distributed(device: torch.device) -> tuple[int, int]:
 
     A group the caller has already joined is used as it is.
     """
+    global _joined_here
     if launched_by_torchrun() and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
+        _joined_here = True
     return rank(), world_size()
+
+
+#: Whether :func:`init_distributed` created the process group (and so leaves it).
+_joined_here = False
+
+
+def leave_distributed() -> None:
+    """Leave the process group that :func:`init_distributed` joined, all ranks together.
+
+    A barrier, then ``destroy_process_group``: PyTorch asks every process to destroy its
+    groups before it exits, and a rank that exits while another still tears its Gloo
+    connections down can abort that one. Call it on every rank once training is done;
+    a group the caller joined itself is left to the caller.
+    """
+    global _joined_here
+    if _joined_here and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+    _joined_here = False
 
 
 def local_device(device: torch.device) -> torch.device:

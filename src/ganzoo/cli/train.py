@@ -92,7 +92,7 @@ def train(
 
     Under torchrun only rank 0 prints (the summary, progress and warnings).
     """
-    from ganzoo.distributed import launch_rank
+    from ganzoo.distributed import launch_rank, leave_distributed
     from ganzoo.registry import get_trainer_entry
     from ganzoo.train.launch import train as run_training
     from ganzoo.train.signals import TrainingInterrupted
@@ -143,6 +143,7 @@ def train(
         if launch_rank() > 0:  # rank 0 says where its checkpoint is
             raise typer.Exit(exc.exit_code) from None
         raise _fail(str(exc), exc.exit_code) from None
+    leave_distributed()  # every rank, once its run is written
     if not trainer.is_main:
         return  # rank 0 prints the run's one summary
     folders = sorted({str(Path(p).parent) for p in result.summary.get("pictures", [])})
