@@ -11,9 +11,11 @@ import re
 from pathlib import Path
 
 import pytest
+import typer
 
 import ganzoo.data
 from cli_checks import invoke, one_line_error
+from ganzoo.cli import app
 from ganzoo.errors import GanzooError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,6 +129,21 @@ def test_help_is_plain_text_with_no_word_lost(command, monkeypatch):
     # Rich reads "[word]" as markup and drops it, leaving "with ." or "fid/kid ;"
     holes = re.findall(r"\w +[.;,)](?=\s|$)", text, flags=re.MULTILINE)
     assert not holes, holes
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_reflows_the_description_at_80_columns_and_keeps_its_words(command, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    text = invoke(command, "--help").output
+    description = text.split("Usage:", 1)[1].split("\u256d", 1)[0].splitlines()[2:]
+    for line, following in zip(description, description[1:], strict=False):
+        # a short line inside a paragraph is a docstring line broken again by the terminal
+        if line.strip() and following.strip():
+            assert len(line.strip()) > 40, f"orphan line {line!r}"
+    click_command = typer.main.get_command(app).commands[command]
+    said = set(" ".join(text.split()).replace("`", "").split())
+    for word in (click_command.help or "").replace("`", "").split():
+        assert word in said, f"{word!r} of the docstring is missing from --help"
 
 
 def test_eval_help_names_its_defaults(monkeypatch):

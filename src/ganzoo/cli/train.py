@@ -65,7 +65,7 @@ def train(
         list[str] | None, typer.Option("--model-set", help="Model config key=value (repeatable).")
     ] = None,
     resume: Annotated[
-        bool, typer.Option("--resume", help="Continue from <out>/checkpoint.")
+        bool, typer.Option("--resume", help="Continue from OUT/checkpoint.")
     ] = False,
     overwrite: Annotated[
         bool,
@@ -88,7 +88,7 @@ def train(
     stage continues a trained model into a new run folder:
     --stage prior --from runs/vq --out runs/vq-prior. --init-from dcgan-art64
     starts a new run from a checkpoint's networks (fine-tuning on --dataset
-    folder:<dir>, or a next leg), and the model card records the lineage.
+    folder:DIR, or a next leg), and the model card records the lineage.
 
     Under torchrun only rank 0 prints (the summary, progress and warnings).
     """
