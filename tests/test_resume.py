@@ -192,6 +192,28 @@ def test_resume_rescales_a_learning_rate_schedule(tiny_data, tmp_path):
     assert resumed.schedulers["g"].base_lrs == [5e-4]
 
 
+def test_resume_may_add_a_learning_rate_decay_that_starts_at_the_step_reached(tiny_npz, tmp_path):
+    out = tmp_path / "run"
+    common = {"dataset": f"npz:{tiny_npz}", "device": "cpu", "quiet": True, "lr": 1e-3}
+    launch_train("tiny", out_dir=out, steps=4, **common)  # constant rate
+    trainer, _ = launch_train(
+        "tiny", out_dir=out, resume=True, steps=8, lr_decay_start=0.5, max_seconds=None, **common
+    )
+    # decay from step 4 of 8: after the last step the rate is zero, one step before 1/4 of it
+    assert [o.param_groups[0]["lr"] for o in trainer.optimizers.values()] == [0.0, 0.0]
+    assert trainer.schedulers["g"].last_epoch == 8
+    factors = [trainer.schedulers["g"].lr_lambdas[0](s) for s in (4, 5, 7)]
+    assert factors == [1.0, 0.75, 0.25]
+    saved = json.loads((out / "checkpoint" / "train_config.json").read_text())
+    assert saved["lr_decay_start"] == 0.5
+    # dropping the schedule again: back to the base rate, constant
+    again, _ = launch_train(
+        "tiny", out_dir=out, resume=True, steps=9, lr_decay_start=1.0, **common
+    )
+    assert [o.param_groups[0]["lr"] for o in again.optimizers.values()] == [1e-3, 1e-3]
+    assert again.schedulers == {}
+
+
 def test_resume_of_a_semi_supervised_run_refuses_other_labels(tmp_path):
     from mnist_fixtures import synthetic_digits
 

@@ -50,7 +50,9 @@ CHECKPOINT_NAME = "checkpoint"
 RESUMABLE_FIELDS = frozenset(
     {
         "steps",
+        "epochs",
         "lr",
+        "lr_decay_start",
         "device",
         "channels_last",
         "max_seconds",

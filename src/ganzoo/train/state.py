@@ -139,9 +139,14 @@ class TrainingState:
             )
         for name, optimizer in trainer.optimizers.items():
             optimizer.load_state_dict(self.optimizers[name])
+            if name not in trainer.schedulers:  # a schedule dropped on resume: its base rate
+                for group in optimizer.param_groups:
+                    group["lr"] = group.pop("initial_lr", group["lr"])
         for name, scheduler in trainer.schedulers.items():
             if name in self.schedulers:
                 scheduler.load_state_dict(self.schedulers[name])
+            else:  # a schedule added on resume (lr_decay_start): it starts at this step
+                start_schedule_at(scheduler, self.step)
         for name, generator in trainer.generators.items():
             if name in self.generators:
                 generator.set_state(self.generators[name])
@@ -241,6 +246,16 @@ def _saved_model_config(model: Any, saved: Any) -> Any:
     from ganzoo.models.base import coerce_config
 
     return json.loads(json.dumps(dataclasses.asdict(coerce_config(config_class, saved))))
+
+
+def start_schedule_at(scheduler: torch.optim.lr_scheduler.LambdaLR, step: int) -> None:
+    """Put a new schedule at ``step``: its counter, and each group's rate for that step."""
+    scheduler.last_epoch = step
+    groups = scheduler.optimizer.param_groups
+    for group, base, factor in zip(groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True):
+        group["initial_lr"] = base
+        group["lr"] = base * factor(step)
+    scheduler._last_lr = [group["lr"] for group in groups]
 
 
 def rescale_lr(trainer: TrainerLike, ratio: float) -> None:
