@@ -84,6 +84,9 @@ def main() -> None:
     parser.add_argument("--device-name", default=None, help="e.g. 'cuda (NVIDIA H200)'")
     parser.add_argument("--note", default=None, help="one more line for the Training section")
     parser.add_argument("--fid-samples", type=int, default=5000, help="generated images for FID")
+    parser.add_argument(
+        "--grid-rows", type=int, default=10, help="the sample grid is this many rows of as many"
+    )
     parser.add_argument("--feature", default="inception-tf", help="FID/KID feature network")
     parser.add_argument("--floor", type=Path, default=None, help="art_fid_floor.py's JSON")
     parser.add_argument(
@@ -135,7 +138,8 @@ def main() -> None:
     samples = None
     if model.can("sample"):
         with torch.no_grad():
-            save_grid(model.sample(100, seed=0), folder / "samples.png", nrow=10)
+            rows = args.grid_rows
+            save_grid(model.sample(rows * rows, seed=0), folder / "samples.png", nrow=rows)
         samples = "samples.png"
     training = {
         "seed": train_config["seed"],
