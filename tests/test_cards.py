@@ -245,6 +245,20 @@ def test_a_hostile_model_name_stays_out_of_the_yaml_and_the_run_folder(tmp_path)
 
 
 # ------------------------------------------------------------------ the command clean-up
+def test_a_resumed_run_keeps_the_name_of_the_folder_it_continues():
+    legs = [
+        "ganzoo train x --out /home/me/runs/leg1",
+        "ganzoo train x --resume --out leg1 --steps 9 && ganzoo train x --stage prior "
+        "--from /home/me/runs/leg1 --out /home/me/runs/leg2",
+    ]
+    cleaned, _ = runnable_commands(legs, "m")
+    assert cleaned == [
+        "ganzoo train x --out runs/m-stage1",
+        "ganzoo train x --resume --out runs/m-stage1 --steps 9 && ganzoo train x --stage prior "
+        "--from runs/m-stage1 --out runs/m",
+    ]
+
+
 def test_runnable_commands_drop_the_data_root_and_rename_run_folders():
     chain = (
         "ganzoo train vqvae --out runs/vq --data-root ../shared/data && "

@@ -133,6 +133,12 @@ def _clean_words(words: list[str], outs: dict[str, str], new_out: str | None) ->
     return kept
 
 
+def _same_folder(a: str, b: str) -> bool:
+    """Whether two recorded ``--out`` values name one folder (one may be cut to its end)."""
+    a, b = a.rstrip("/"), b.rstrip("/")
+    return a == b or a.endswith("/" + b) or b.endswith("/" + a)
+
+
 def _follow(value: str, outs: Mapping[str, str]) -> str:
     """``value`` with an earlier ``--out`` folder in it replaced by its new name.
 
@@ -198,8 +204,19 @@ def runnable_commands(commands: Sequence[str], name: str) -> tuple[list[str], di
                 parts[-1].append(word)
         split.append(parts)
     stages = [part for parts in split if parts for part in parts]
+    # a stage whose --out is an earlier stage's folder (a resume) keeps that folder's name
+    keys: list[str] = []
+    for k, part in enumerate(stages):
+        old = _out_value(part)
+        same = [key for key in keys if old is not None and _same_folder(key, old)]
+        keys.append(same[0] if same else old if old is not None else f"#{k}")
+    distinct = list(dict.fromkeys(keys))
     base = f"runs/{run_name(name)}"
-    new_outs = [base if k == len(stages) else f"{base}-stage{k}" for k in range(1, len(stages) + 1)]
+    named = {
+        key: base if i == len(distinct) - 1 else f"{base}-stage{i + 1}"
+        for i, key in enumerate(distinct)
+    }
+    new_outs = [named[key] for key in keys]
     outs: dict[str, str] = {}
     cleaned: list[str] = []
     k = 0
