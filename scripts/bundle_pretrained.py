@@ -179,8 +179,6 @@ def main() -> None:
                 version=ganzoo.__version__,
             )
         ]
-    if args.earlier_stage is not None:
-        model.lineage = merge_stage_legs(model.lineage)
     # the last leg's numbers are the ones measured here, on what ships: they replace the
     # run's own (a training-time FID of few samples, the kept step), not merge with them
     model.lineage[-1] = {**model.lineage[-1], "metrics": dict(metrics)}
@@ -293,25 +291,6 @@ def online_weights(run: Path) -> dict[str, torch.Tensor] | None:
         return None
     weights = load_file(str(checkpoint / "model.safetensors"))  # the EMA follows the generator
     return {k: v for k, v in weights.items() if k.startswith("generator.")} or None
-
-
-def merge_stage_legs(lineage: list[dict]) -> list[dict]:
-    """The lineage with a later stage's leg folded into the leg of the stage it continued.
-
-    A later stage (a VQ-VAE's prior, ``--stage prior --from RUN``) records itself as a
-    leg of its own that starts from nothing; with the stage before it, it is one leg: both
-    commands, the first stage's steps (as a two-stage leg counts them) and both times.
-    """
-    if len(lineage) < 2 or lineage[-1].get("init_from") is not None:
-        return lineage
-    first, later = lineage[-2], lineage[-1]
-    merged = {
-        **first,
-        "command": f"{first.get('command', '')} && {later.get('command', '')}",
-        "seconds": round(float(first.get("seconds") or 0) + float(later.get("seconds") or 0), 2),
-        "metrics": later.get("metrics") or {},
-    }
-    return [*lineage[:-2], merged]
 
 
 def merge_stages(earlier: dict, later: dict) -> dict:

@@ -214,6 +214,23 @@ def test_resume_may_add_a_learning_rate_decay_that_starts_at_the_step_reached(ti
     assert again.schedulers == {}
 
 
+def test_a_decay_and_a_new_rate_added_on_resume_are_applied_once(tiny_data, tmp_path):
+    def trainer(lr, steps, start=1.0):
+        config = TinyTrainConfig(
+            device="cpu", quiet=True, out_dir=str(tmp_path / "run"), steps=steps, lr=lr,
+            lr_decay_start=start,
+        )  # fmt: skip
+        return TinyTrainer(create_model("tiny"), tiny_data, config)
+
+    trainer(1e-3, steps=4).fit()  # constant rate
+    resumed = trainer(5e-4, steps=8, start=0.25)  # from step 2 of 8: (8 - 4) / (8 - 2) at 4
+    resumed.load_checkpoint()
+    assert resumed.schedulers["g"].base_lrs == pytest.approx([5e-4])
+    assert [o.param_groups[0]["lr"] for o in resumed.optimizers.values()] == pytest.approx(
+        [5e-4 * 4 / 6] * 2
+    )
+
+
 def test_resume_of_a_semi_supervised_run_refuses_other_labels(tmp_path):
     from mnist_fixtures import synthetic_digits
 

@@ -284,6 +284,22 @@ def test_the_prior_stage_trains_only_the_prior_and_evaluates_bits_per_dim():
     assert results["prior_bits_per_dim"] == pytest.approx(expected, rel=1e-5)
 
 
+def test_a_prior_stage_is_folded_into_the_autoencoders_leg_of_the_lineage(tmp_path):
+    first = _autoencoder(steps=2, out_dir=str(tmp_path / "ae"))
+    first.command = "ganzoo train vqvae --out ae"
+    first.fit()
+    model = ganzoo.from_pretrained(tmp_path / "ae")
+    (autoencoder_leg,) = model.lineage
+    prior = _prior_trainer(model, steps=3, out_dir=str(tmp_path / "prior"))
+    prior.command = "ganzoo train vqvae --stage prior --from ae --out prior"
+    prior.fit()
+    (leg,) = ganzoo.from_pretrained(tmp_path / "prior").lineage
+    assert leg["init_from"] is None and leg["steps"] == 2  # the autoencoder's leg, steps
+    assert leg["command"] == f"{first.command} && {prior.command}"
+    assert leg["seconds"] > autoencoder_leg["seconds"]
+    assert "prior_bits_per_dim" in leg["metrics"]
+
+
 def test_the_prior_is_sized_by_the_presets_and_an_existing_one_is_kept():
     model = _trained_autoencoder(1)
     trainer = _prior_trainer(model, prior=None)

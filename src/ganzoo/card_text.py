@@ -208,8 +208,10 @@ def runnable_commands(commands: Sequence[str], name: str) -> tuple[list[str], di
     keys: list[str] = []
     for k, part in enumerate(stages):
         old = _out_value(part)
-        same = [key for key in keys if old is not None and _same_folder(key, old)]
-        keys.append(same[0] if same else old if old is not None else f"#{k}")
+        if old is None:
+            keys.append(f"#{k}")  # no --out: a folder of its own
+        else:
+            keys.append(next((key for key in keys if _same_folder(key, old)), old))
     distinct = list(dict.fromkeys(keys))
     base = f"runs/{run_name(name)}"
     named = {

@@ -113,6 +113,29 @@ def extend(lineage: Sequence[Mapping[str, Any]], leg: Mapping[str, Any]) -> list
     return [dict(x) for x in (*lineage, leg)][-MAX_LEGS:]
 
 
+def fold_stage(
+    lineage: Sequence[Mapping[str, Any]], leg: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """``lineage`` with a later stage's ``leg`` folded into the leg it continues (the last).
+
+    A later stage (a VQ-VAE's prior, ``--stage prior --from RUN``) trains on the model
+    the last leg made; with that stage it is one leg: both commands (``a && b``), both
+    times and the later stage's metrics, counted in the first stage's steps. Without an
+    earlier leg it is the first one.
+    """
+    if not lineage:
+        return extend(lineage, leg)
+    first = lineage[-1]
+    commands = [c for c in (first.get("command"), leg.get("command")) if c]
+    folded = {
+        **first,
+        "command": " && ".join(commands) or None,
+        "seconds": round(float(first.get("seconds") or 0) + float(leg.get("seconds") or 0), 2),
+        "metrics": dict(leg.get("metrics") or {}),
+    }
+    return [*(dict(x) for x in lineage[:-1]), folded]
+
+
 def total_steps(lineage: Sequence[Mapping[str, Any]]) -> int:
     """The optimisation steps of every leg together (legs of unknown length count 0)."""
     return sum(int(leg.get("steps") or 0) for leg in lineage)

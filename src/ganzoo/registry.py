@@ -211,6 +211,14 @@ def trainer_entry_of(cls: type) -> TrainerEntry:
     raise GanzooError(f"{cls.__name__} trains {names}: name the architecture instead")
 
 
+def continues_a_stage(cls: type) -> bool:
+    """Whether ``cls`` is registered as a stage that continues a trained model (``--from``)."""
+    _load_builtins(trainers=True)
+    return any(
+        e.cls is cls and e.continues for stages in _TRAINERS.values() for e in stages.values()
+    )
+
+
 def list_models() -> list[str]:
     """Names of every registered architecture, sorted."""
     _load_builtins()

@@ -83,7 +83,8 @@ def export_files(
 ) -> Path:
     """Write the files of :func:`export_trainer` into ``folder`` (a fresh folder)."""
     from ganzoo import __version__
-    from ganzoo.lineage import extend, make_leg
+    from ganzoo.lineage import extend, fold_stage, make_leg
+    from ganzoo.registry import continues_a_stage
     from ganzoo.train.init_from import online_state, write_online_weights
 
     grid = trainer.run.newest_sample_grid(trainer.step) if trainer.run is not None else None
@@ -99,7 +100,8 @@ def export_files(
         version=__version__,
     )
     online = online_state(trainer)
-    model.lineage = extend(earlier, leg)
+    add = fold_stage if continues_a_stage(type(trainer)) else extend
+    model.lineage = add(earlier, leg)
     try:
         with trainer.ema_weights():
             folder = export_model(

@@ -249,9 +249,15 @@ def _saved_model_config(model: Any, saved: Any) -> Any:
 
 
 def start_schedule_at(scheduler: torch.optim.lr_scheduler.LambdaLR, step: int) -> None:
-    """Put a new schedule at ``step``: its counter, and each group's rate for that step."""
+    """Put a new schedule over a resumed constant-rate run at ``step``.
+
+    Its base is the rate the run trained at (as saved; a changed ``lr`` is re-applied
+    after, by :func:`rescale_lr`, to rate and base alike), and each group gets the
+    schedule's rate for ``step``.
+    """
     scheduler.last_epoch = step
     groups = scheduler.optimizer.param_groups
+    scheduler.base_lrs = [group["lr"] for group in groups]
     for group, base, factor in zip(groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True):
         group["initial_lr"] = base
         group["lr"] = base * factor(step)
