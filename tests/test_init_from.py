@@ -94,6 +94,27 @@ def test_a_resumed_init_from_run_is_bit_identical(first_leg, tiny_npz, tmp_path)
     assert [leg["steps"] for leg in legs] == [4, 6] and legs[1]["init_from"] == first_leg.name
 
 
+def test_a_resumed_runs_lineage_names_its_first_command_and_each_resume(
+    first_leg, tiny_npz, tmp_path, monkeypatch
+):
+    out = tmp_path / "stopped"
+    lines = [
+        tiny_args(tiny_npz, out, "--steps", 2, "--init-from", first_leg),
+        tiny_args(tiny_npz, out, "--steps", 3, "--resume"),
+        tiny_args(tiny_npz, out, "--steps", 5, "--resume", "--lr", "0.001"),
+    ]
+    for line in lines:
+        monkeypatch.setattr("sys.argv", ["ganzoo", *map(str, line)])
+        result = invoke(*line)
+        assert result.exit_code == 0, result.output
+    leg = json.loads((out / "config.json").read_text())["lineage"][-1]
+    parts = leg["command"].split(" && ")
+    assert len(parts) == 3 and parts[0].endswith("--init-from leg1")
+    assert "--steps 3 --resume" in parts[1] and parts[2].endswith("--lr 0.001")
+    card = (out / "README.md").read_text()
+    assert "--steps 2 --init-from" in card and "--steps 5 --resume --lr 0.001" in card
+
+
 def test_resume_with_init_from_is_refused(first_leg, tiny_npz, tmp_path):
     out = tmp_path / "run"
     assert invoke(*tiny_args(tiny_npz, out, "--steps", 2)).exit_code == 0

@@ -58,6 +58,15 @@ def test_a_damaged_training_state_is_refused_in_one_line(tiny_data, tmp_path, st
         assert f"'{key}'" in message
 
 
+@pytest.mark.parametrize("commands", ["ganzoo train", [1], {"a": "b"}])
+def test_a_state_whose_commands_are_not_lines_is_refused(tiny_data, tmp_path, commands):
+    trainer = _trainer(tiny_data, tmp_path / "run", steps=1)
+    trainer.fit()
+    saved = {**TrainingState.capture(trainer).to_dict(), "commands": commands}
+    with pytest.raises(GanzooError, match="invalid 'commands'; start a new run"):
+        TrainingState.from_dict(saved, "x")
+
+
 def test_moved_names_still_import_from_base():
     from ganzoo.train import base, config, signals
 

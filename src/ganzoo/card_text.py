@@ -109,7 +109,12 @@ def public_command(command: str | None) -> str | None:
     except ValueError:  # unbalanced quotes (a hand-edited lineage): split on spaces
         return " ".join(public_path(word) for word in command.split())
     public = [public_path(word) for word in words]
-    return command if public == words else shlex.join(public)
+    return command if public == words else join_words(public)
+
+
+def join_words(words: Sequence[str]) -> str:
+    """``words`` as one shell line: each quoted where it needs it, ``&&`` left bare."""
+    return " ".join(word if word == "&&" else shlex.quote(word) for word in words)
 
 
 def _clean_words(words: list[str], outs: dict[str, str], new_out: str | None) -> list[str]:

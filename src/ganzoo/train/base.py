@@ -132,6 +132,8 @@ class Trainer:
         self.step = 0
         #: The command line that started the run, recorded in the model card and summary.
         self.command: str | None = None
+        #: The commands of the earlier fits of this run (restored on resume), oldest first.
+        self.earlier_commands: list[str] = []
         self.generators: dict[str, torch.Generator] = {}
         self.noise = self.make_generator("noise")
         self.setup()

@@ -20,6 +20,7 @@ from ganzoo.hub import ONLINE_WEIGHTS_NAME
 from ganzoo.io import atomic
 from ganzoo.train.callbacks import KeepBest
 from ganzoo.train.config import TrainResult
+from ganzoo.train.state import run_command
 
 SUMMARY_NAME = "train_summary.json"
 
@@ -92,7 +93,7 @@ def export_files(
     earlier = list(getattr(model, "lineage", []) or [])
     leg = make_leg(
         init_from=trainer.init_source,
-        command=trainer.command,
+        command=run_command(trainer),
         steps=trainer.step,
         seconds=trainer.train_seconds(),
         device=device_name(trainer.device),
@@ -108,7 +109,7 @@ def export_files(
                 model,
                 folder,
                 metrics=metrics,
-                command=trainer.command,
+                command=run_command(trainer),
                 training=training_facts(trainer),
                 sample_grid=grid,
             )

@@ -49,6 +49,8 @@ class TrainingState:
         cuda_rng: the CUDA RNG state of the training device (``None`` off CUDA).
         seconds: training seconds so far, over every fit of the run.
         init_from: the checkpoint the run started from (``None``: from scratch).
+        commands: the command lines of every fit of the run so far, oldest first (the
+            first run and each ``--resume``).
 
     """
 
@@ -61,6 +63,7 @@ class TrainingState:
     cuda_rng: torch.Tensor | None = None
     seconds: float = 0.0
     init_from: str | None = None
+    commands: list[str] = dataclasses.field(default_factory=list)
 
     @classmethod
     def capture(cls, trainer: TrainerLike) -> TrainingState:
@@ -77,6 +80,7 @@ class TrainingState:
             ),
             seconds=float(trainer.train_seconds()),
             init_from=trainer.init_source,
+            commands=run_commands(trainer),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +116,9 @@ class TrainingState:
             raise GanzooError(f"training state {source} has an invalid 'seconds'; start a new run")
         if init_from is not None and not isinstance(init_from, str):
             raise GanzooError(f"training state {source} has an invalid 'init_from'")
+        commands = state.get("commands", [])
+        if not isinstance(commands, list) or not all(isinstance(c, str) for c in commands):
+            raise GanzooError(f"training state {source} has an invalid 'commands'; start a new run")
         return cls(
             step=step,
             optimizers=state["optimizers"],
@@ -122,6 +129,7 @@ class TrainingState:
             cuda_rng=state.get("cuda_rng"),
             seconds=float(seconds),
             init_from=init_from,
+            commands=list(commands),
         )
 
     def apply(self, trainer: TrainerLike, source: str) -> None:
@@ -157,6 +165,7 @@ class TrainingState:
             trainer.ema.num_updates = self.ema_updates
         trainer.seconds_before = self.seconds
         trainer.init_source = self.init_from
+        trainer.earlier_commands = list(self.commands)
         trainer.step = self.step
 
     # ------------------------------------------------------------------ on disk
@@ -273,3 +282,14 @@ def rescale_lr(trainer: TrainerLike, ratio: float) -> None:
                 group["initial_lr"] *= ratio
     for scheduler in trainer.schedulers.values():
         scheduler.base_lrs = [lr * ratio for lr in scheduler.base_lrs]
+
+
+def run_commands(trainer: TrainerLike) -> list[str]:
+    """The command lines of every fit of ``trainer``'s run, oldest first (this one last)."""
+    earlier = list(getattr(trainer, "earlier_commands", []))
+    return [*earlier, trainer.command] if trainer.command else earlier
+
+
+def run_command(trainer: TrainerLike) -> str | None:
+    """How the run was made, as one line: its first command and each resume, ``a && b``."""
+    return " && ".join(run_commands(trainer)) or None
