@@ -207,9 +207,7 @@ def test_resume_may_add_a_learning_rate_decay_that_starts_at_the_step_reached(ti
     saved = json.loads((out / "checkpoint" / "train_config.json").read_text())
     assert saved["lr_decay_start"] == 0.5
     # dropping the schedule again: back to the base rate, constant
-    again, _ = launch_train(
-        "tiny", out_dir=out, resume=True, steps=9, lr_decay_start=1.0, **common
-    )
+    again, _ = launch_train("tiny", out_dir=out, resume=True, steps=9, lr_decay_start=1.0, **common)
     assert [o.param_groups[0]["lr"] for o in again.optimizers.values()] == [1e-3, 1e-3]
     assert again.schedulers == {}
 

@@ -64,9 +64,7 @@ def train(
     model_sets: Annotated[
         list[str] | None, typer.Option("--model-set", help="Model config key=value (repeatable).")
     ] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue from OUT/checkpoint.")
-    ] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.")] = False,
     overwrite: Annotated[
         bool,
         typer.Option(
