@@ -298,6 +298,8 @@ def test_a_prior_stage_is_folded_into_the_autoencoders_leg_of_the_lineage(tmp_pa
     assert leg["command"] == f"{first.command} && {prior.command}"
     assert leg["seconds"] > autoencoder_leg["seconds"]
     assert "prior_bits_per_dim" in leg["metrics"]
+    summary = json.loads((tmp_path / "prior" / "train_summary.json").read_text())
+    assert "total_steps" not in summary  # one leg, as the card counts it (not 2 + 3 steps)
 
 
 def test_the_prior_is_sized_by_the_presets_and_an_existing_one_is_kept():

@@ -83,26 +83,13 @@ def export_files(
     trainer: TrainerLike, folder: Path, metrics: Mapping[str, Any] | None = None
 ) -> Path:
     """Write the files of :func:`export_trainer` into ``folder`` (a fresh folder)."""
-    from ganzoo import __version__
-    from ganzoo.lineage import extend, fold_stage, make_leg
-    from ganzoo.registry import continues_a_stage
     from ganzoo.train.init_from import online_state, write_online_weights
 
     grid = trainer.run.newest_sample_grid(trainer.step) if trainer.run is not None else None
     model = trainer.model
     earlier = list(getattr(model, "lineage", []) or [])
-    leg = make_leg(
-        init_from=trainer.init_source,
-        command=run_command(trainer),
-        steps=trainer.step,
-        seconds=trainer.train_seconds(),
-        device=device_name(trainer.device),
-        metrics=metrics,
-        version=__version__,
-    )
     online = online_state(trainer)
-    add = fold_stage if continues_a_stage(type(trainer)) else extend
-    model.lineage = add(earlier, leg)
+    model.lineage = run_lineage(trainer, metrics)
     try:
         with trainer.ema_weights():
             folder = export_model(
@@ -136,17 +123,45 @@ def summary(trainer: TrainerLike, result: TrainResult) -> dict[str, Any]:
     }
 
 
+def run_lineage(
+    trainer: TrainerLike, metrics: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The model's lineage with this run's leg added.
+
+    The leg is appended, or folded into the leg it continues where the run is a later
+    stage (a VQ-VAE's prior).
+    """
+    from ganzoo import __version__
+    from ganzoo.lineage import extend, fold_stage, make_leg
+    from ganzoo.registry import continues_a_stage
+
+    leg = make_leg(
+        init_from=trainer.init_source,
+        command=run_command(trainer),
+        steps=trainer.step,
+        seconds=trainer.train_seconds(),
+        device=device_name(trainer.device),
+        metrics=metrics,
+        version=__version__,
+    )
+    add = fold_stage if continues_a_stage(type(trainer)) else extend
+    return add(list(getattr(trainer.model, "lineage", []) or []), leg)
+
+
 def lineage_summary(trainer: TrainerLike, result: TrainResult) -> dict[str, Any]:
-    """The earlier legs and the total steps, for a run started from a checkpoint."""
+    """The earlier legs and the total steps as the model card counts them (or nothing).
+
+    Nothing for a run without earlier legs that did not start from a checkpoint.
+    """
     from ganzoo.lineage import total_steps
 
-    earlier = list(getattr(trainer.model, "lineage", []) or [])
-    if not earlier and trainer.init_source is None:
+    legs = run_lineage(trainer, result.metrics)
+    if len(legs) < 2 and trainer.init_source is None:
         return {}
     return {
         "init_from": trainer.init_source,
-        "lineage": earlier,
-        "total_steps": total_steps(earlier) + result.steps,
+        "lineage": legs[:-1],
+        "total_steps": total_steps(legs),
     }
 
 
