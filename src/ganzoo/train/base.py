@@ -382,11 +382,8 @@ class Trainer:
 
     # ----------------------------------------------------------------- run state
     def save_checkpoint(self) -> Path | None:
-        """Write ``<out>/checkpoint`` atomically (main process only); return it.
-
-        See :meth:`ganzoo.train.state.TrainingState.save`.
-        """
-        return TrainingState.save(self)
+        """Write ``<out>/checkpoint`` atomically (main process only); return it."""
+        return TrainingState.save(self)  # what it holds: ganzoo.train.state
 
     def load_checkpoint(self, folder: str | Path | None = None) -> int:
         """Resume from ``folder``'s (default ``out_dir``'s) checkpoint; return the step.
