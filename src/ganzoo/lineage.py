@@ -113,6 +113,11 @@ def extend(lineage: Sequence[Mapping[str, Any]], leg: Mapping[str, Any]) -> list
     return [dict(x) for x in (*lineage, leg)][-MAX_LEGS:]
 
 
+def join_commands(commands: Sequence[str | None]) -> str | None:
+    """Commands run one after the other, as one line (``a && b``); ``None`` without any."""
+    return " && ".join(c for c in commands if c) or None
+
+
 def fold_stage(
     lineage: Sequence[Mapping[str, Any]], leg: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
@@ -126,10 +131,9 @@ def fold_stage(
     if not lineage:
         return extend(lineage, leg)
     first = lineage[-1]
-    commands = [c for c in (first.get("command"), leg.get("command")) if c]
     folded = {
         **first,
-        "command": " && ".join(commands) or None,
+        "command": join_commands([first.get("command"), leg.get("command")]),
         "seconds": round(float(first.get("seconds") or 0) + float(leg.get("seconds") or 0), 2),
         "metrics": dict(leg.get("metrics") or {}),
     }

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from ganzoo.errors import GanzooError
+from ganzoo.lineage import join_commands
 from ganzoo.train import checkpoint as ckpt
 from ganzoo.train.run_folder import RunFolder, check_resume
 
@@ -286,10 +287,9 @@ def rescale_lr(trainer: TrainerLike, ratio: float) -> None:
 
 def run_commands(trainer: TrainerLike) -> list[str]:
     """The command lines of every fit of ``trainer``'s run, oldest first (this one last)."""
-    earlier = list(getattr(trainer, "earlier_commands", []))
-    return [*earlier, trainer.command] if trainer.command else earlier
+    return [*trainer.earlier_commands, *([trainer.command] if trainer.command else [])]
 
 
 def run_command(trainer: TrainerLike) -> str | None:
     """How the run was made, as one line: its first command and each resume, ``a && b``."""
-    return " && ".join(run_commands(trainer)) or None
+    return join_commands(run_commands(trainer))
