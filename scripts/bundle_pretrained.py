@@ -30,6 +30,11 @@ another user can run: no ``--data-root`` of this machine, ``--out runs/<name>``
 
 re-renders every bundled card from its ``config.json``, its catalog entry and the
 training facts its card records, without measuring again (weights untouched).
+
+    python scripts/bundle_pretrained.py --redraw-grid dcgan-art64 --grid-rows 8
+
+draws a bundled generator's sample grid again at another size, as bundling draws it
+(seed 0, from the fp16 weights), to keep a family of bundles within its size budget.
 """
 
 from __future__ import annotations
@@ -87,6 +92,12 @@ def main() -> None:
     parser.add_argument(
         "--grid-rows", type=int, default=10, help="the sample grid is this many rows of as many"
     )
+    parser.add_argument(
+        "--redraw-grid",
+        metavar="NAME",
+        default=None,
+        help="draw a bundled generator's sample grid again at --grid-rows, measure nothing",
+    )
     parser.add_argument("--feature", default="inception-tf", help="FID/KID feature network")
     parser.add_argument("--floor", type=Path, default=None, help="art_fid_floor.py's JSON")
     parser.add_argument(
@@ -95,6 +106,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.cards_only:
         rerender_cards()
+        return
+    if args.redraw_grid is not None:
+        folder = get_pretrained_info(args.redraw_grid).folder
+        print(draw_grid(load_folder(folder), folder, args.grid_rows))
         return
     if args.run is None or args.name is None:
         parser.error("give RUN and NAME, or --cards-only")
@@ -135,12 +150,7 @@ def main() -> None:
     else:
         metrics, measured_on = measure_generator(model, dataset, args)
 
-    samples = None
-    if model.can("sample"):
-        with torch.no_grad():
-            rows = args.grid_rows
-            save_grid(model.sample(rows * rows, seed=0), folder / "samples.png", nrow=rows)
-        samples = "samples.png"
+    samples = draw_grid(model, folder, args.grid_rows).name if model.can("sample") else None
     training = {
         "seed": train_config["seed"],
         "labels": train_config.get("labels"),
@@ -213,6 +223,17 @@ def main() -> None:
     CATALOG_FILE.write_text(json.dumps(catalog, indent=2) + "\n")
     size = sum(p.stat().st_size for p in folder.iterdir())
     print(json.dumps({"name": args.name, "folder": str(folder), "bytes": size, **metrics}))
+
+
+def draw_grid(model: ganzoo.ZooModel, folder: Path, rows: int) -> Path:
+    """Draw ``rows`` × ``rows`` samples of ``model`` (seed 0) as ``folder/samples.png``."""
+    if not model.can("sample"):
+        raise SystemExit(f"error: {folder.name} does not sample, so it has no sample grid")
+    if rows < 1:
+        raise SystemExit(f"error: --grid-rows is {rows}; give 1 or more")
+    with torch.no_grad():
+        save_grid(model.sample(rows * rows, seed=0), folder / "samples.png", nrow=rows)
+    return folder / "samples.png"
 
 
 def recorded_training(card: str) -> dict[str, str]:

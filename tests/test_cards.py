@@ -308,3 +308,21 @@ def test_a_two_leg_lineage_shows_each_leg_as_a_user_runs_it(tmp_path):
     assert rows[0].startswith("| 2 | runs/tiny-art-stage1/best |")
     assert "| ganzoo train tiny --out runs/tiny-art-stage1 |" in card
     assert "/home/alice" not in card and "runs/s5" not in card
+
+
+def test_the_bundler_redraws_a_grid_of_the_rows_asked_for_from_the_same_samples(tmp_path):
+    from PIL import Image
+
+    model = create_model("tiny")
+    draw = _bundler().draw_grid
+    small, large = tmp_path / "small", tmp_path / "large"
+    small.mkdir(), large.mkdir()
+    sizes = [Image.open(draw(model, f, rows)).size for f, rows in ((small, 2), (large, 3))]
+    side = model.sample(1, seed=0).shape[-1]
+    assert sizes == [(2 * side + 6, 2 * side + 6), (3 * side + 8, 3 * side + 8)]
+    # seed 0 draws the same first samples: both grids' first rows start with samples 0 and 1
+    first_two = (0, 0, 2 * side + 6, side + 4)
+    crops = [Image.open(f / "samples.png").crop(first_two).tobytes() for f in (small, large)]
+    assert crops[0] == crops[1]
+    with pytest.raises(SystemExit, match="--grid-rows is 0"):
+        draw(model, small, 0)
