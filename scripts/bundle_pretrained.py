@@ -177,23 +177,9 @@ def main() -> None:
             f"step {best['step']} of {summary['steps']} by {best['metric']} "
             f"{best['value']:.4g} (the trainer's keep_best)"
         )
-    if not model.lineage:  # a run of an older ganzoo: its one leg, from its summary
-        model.lineage = [
-            make_leg(
-                init_from=None,
-                command=summary["command"],
-                steps=int(summary["steps"]) if str(summary["steps"]).isdigit() else 0,
-                seconds=float(summary["seconds"]),
-                device=args.device_name or summary["device"],
-                metrics={},
-                version=ganzoo.__version__,
-            )
-        ]
-    # the last leg's numbers are the ones measured here, on what ships: they replace the
-    # run's own (a training-time FID of few samples, the kept step), not merge with them
-    model.lineage[-1] = {**model.lineage[-1], "metrics": dict(metrics)}
-    # the lineage's and the card's commands as another user runs them
-    model.lineage, command = runnable_lineage(model.lineage, summary["command"], args.name)
+    model.lineage, command, training["wall time (s)"] = shipped_lineage(
+        model.lineage, summary, metrics, args.name, args.device_name
+    )
     online = online_weights(args.run)  # what a next leg trains on (--init-from)
     if online is not None:
         save_weights(online, folder / ONLINE_WEIGHTS_NAME, dtype=torch.float16)
@@ -223,6 +209,38 @@ def main() -> None:
     CATALOG_FILE.write_text(json.dumps(catalog, indent=2) + "\n")
     size = sum(p.stat().st_size for p in folder.iterdir())
     print(json.dumps({"name": args.name, "folder": str(folder), "bytes": size, **metrics}))
+
+
+def shipped_lineage(
+    lineage: list[dict[str, Any]],
+    summary: dict[str, Any],
+    metrics: dict[str, Any],
+    name: str,
+    device_name: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None, float]:
+    """The lineage, the card's command and the wall seconds of the leg a bundle adds.
+
+    The run's last leg holds every fit of a resumed run and, for a later stage, the stage
+    it continues; the summary holds the last fit only. A run of an older ganzoo, without a
+    lineage, gets its one leg from its summary. The last leg's metrics become ``metrics``
+    (measured on what ships) and the commands are made runnable by another user.
+    """
+    if not lineage:
+        lineage = [
+            make_leg(
+                init_from=None,
+                command=summary["command"],
+                steps=int(summary["steps"]) if str(summary["steps"]).isdigit() else 0,
+                seconds=float(summary["seconds"]),
+                device=device_name or summary["device"],
+                metrics={},
+                version=ganzoo.__version__,
+            )
+        ]
+    # the measured numbers replace the run's own (a few-sample FID, the kept step)
+    leg = {**lineage[-1], "metrics": dict(metrics)}
+    legs, command = runnable_lineage([*lineage[:-1], leg], leg["command"], name)
+    return legs, command, float(leg["seconds"])
 
 
 def draw_grid(model: ganzoo.ZooModel, folder: Path, rows: int) -> Path:

