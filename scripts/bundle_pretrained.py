@@ -14,8 +14,8 @@ test split; a VQ-VAE: reconstruction MSE/PSNR, codebook perplexity and used code
 its prior's bits per dimension on the test split, with a picture of test images above
 their reconstructions and code maps; a generator without a classifier: FID and KID of
 ``--fid-samples`` images against the whole training set, TF-Inception features, the data
-set's own floor from ``benchmarks/art_fid_floor.py`` quoted beside), draws a 10×10
-sample grid (seed 0), writes fp16 weights, config and a model card into
+set's own floor from ``benchmarks/art_fid_floor.py`` quoted beside), draws a sample
+grid (seed 0; 10×10, or ``--grid-rows``), writes fp16 weights, config and a model card into
 ``src/ganzoo/pretrained/<name>/`` and adds or replaces the entry in ``catalog.json``. A
 ``best/`` folder of a run is read with its run's ``train_summary.json`` and checkpoint
 config. A model trained in stages (a VQ-VAE's autoencoder, then its prior) names the
@@ -51,6 +51,7 @@ import ganzoo
 from ganzoo.card_text import runnable_lineage
 from ganzoo.catalog import CATALOG_FILE, PRETRAINED_DIR, get_pretrained_info, load_catalog
 from ganzoo.data import ImageDataset, iterate_batches, load_dataset
+from ganzoo.errors import GanzooError
 from ganzoo.hub import (
     ONLINE_WEIGHTS_NAME,
     export_pretrained,
@@ -108,7 +109,10 @@ def main() -> None:
         rerender_cards()
         return
     if args.redraw_grid is not None:
-        folder = get_pretrained_info(args.redraw_grid).folder
+        try:
+            folder = get_pretrained_info(args.redraw_grid).folder
+        except GanzooError as error:
+            raise SystemExit(f"error: {error}") from None
         print(draw_grid(load_folder(folder), folder, args.grid_rows))
         return
     if args.run is None or args.name is None:
