@@ -109,11 +109,7 @@ def main() -> None:
         rerender_cards()
         return
     if args.redraw_grid is not None:
-        try:
-            folder = get_pretrained_info(args.redraw_grid).folder
-        except GanzooError as error:
-            raise SystemExit(f"error: {error}") from None
-        print(draw_grid(load_folder(folder), folder, args.grid_rows))
+        print(redraw_grid(args.redraw_grid, args.grid_rows))
         return
     if args.run is None or args.name is None:
         parser.error("give RUN and NAME, or --cards-only")
@@ -155,13 +151,16 @@ def main() -> None:
         metrics, measured_on = measure_generator(model, dataset, args)
 
     samples = draw_grid(model, folder, args.grid_rows).name if model.can("sample") else None
+    model.lineage, command, seconds = shipped_lineage(
+        model.lineage, summary, metrics, args.name, args.device_name
+    )
     training = {
         "seed": train_config["seed"],
         "labels": train_config.get("labels"),
         "label_seed": train_config.get("label_seed"),
         "steps": summary["steps"],
         "device": args.device_name or summary["device"],
-        "wall time (s)": summary["seconds"],
+        "wall time (s)": seconds,
         "torch": summary.get("torch") or args.trained_torch or "unknown",
         "data": f"{dataset} train split; {measured_on}",
     }
@@ -181,9 +180,6 @@ def main() -> None:
             f"step {best['step']} of {summary['steps']} by {best['metric']} "
             f"{best['value']:.4g} (the trainer's keep_best)"
         )
-    model.lineage, command, training["wall time (s)"] = shipped_lineage(
-        model.lineage, summary, metrics, args.name, args.device_name
-    )
     online = online_weights(args.run)  # what a next leg trains on (--init-from)
     if online is not None:
         save_weights(online, folder / ONLINE_WEIGHTS_NAME, dtype=torch.float16)
@@ -247,10 +243,20 @@ def shipped_lineage(
     return legs, command, float(leg["seconds"])
 
 
+def redraw_grid(name: str, rows: int) -> Path:
+    """Draw a bundled generator's grid again, ``rows`` × ``rows``; weights and card stay."""
+    try:
+        folder = get_pretrained_info(name).folder
+    except GanzooError as error:
+        raise SystemExit(f"error: {error}") from None
+    model = load_folder(folder)
+    if not model.can("sample"):
+        raise SystemExit(f"error: {name} does not sample, so it has no grid")
+    return draw_grid(model, folder, rows)
+
+
 def draw_grid(model: ganzoo.ZooModel, folder: Path, rows: int) -> Path:
     """Draw ``rows`` × ``rows`` samples of ``model`` (seed 0) as ``folder/samples.png``."""
-    if not model.can("sample"):
-        raise SystemExit(f"error: {folder.name} does not sample, so it has no sample grid")
     if rows < 1:
         raise SystemExit(f"error: --grid-rows is {rows}; give 1 or more")
     with torch.no_grad():
